@@ -1,0 +1,1 @@
+"""Dataset indexers, the datalist schema, splits and the synthetic generator."""

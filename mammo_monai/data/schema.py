@@ -1,0 +1,231 @@
+"""The datalist item schema: the one place where the keys every indexer, transform and evaluator share live.
+
+A datalist is a MONAI "decathlon" style JSON object ``{"training": [...], "validation": [...],
+"test": [...]}`` (readable by :func:`monai.data.load_decathlon_datalist`) with one item per image::
+
+    {
+      "image": "/abs/path/to/full_mammogram.dcm",
+      "label": "/abs/path/to/merged_mask.png",     # absent when the image has no lesion mask
+      "patient_id": "P_00001",
+      "laterality": "L",                           # "L" | "R"
+      "view": "CC",                                # "CC" | "MLO" | ... (DICOM ViewPosition terms)
+      "pathology": "malignant",                    # worst lesion: "normal" | "benign" | "malignant"
+      "lesions": [
+        {"type": "mass", "pathology": "malignant",
+         "center": [row, col], "radius": 42.0, "box": [row0, col0, row1, col1],
+         "birads": 4, "subtlety": 4, "shape": "IRREGULAR", ...}
+      ]
+    }
+
+Coordinates are ``(row, col)`` in the image's own pixel array, origin at the top-left pixel.
+``box`` is half-open like a numpy slice: ``image[row0:row1, col0:col1]`` is the lesion's box.
+``center`` may be fractional; ``center``/``radius``/``box`` are ``None`` when the source gives no
+position (for example MIAS calcifications spread over the whole breast).
+
+Example:
+    >>> item = make_item("/d/a.dcm", patient_id="P_1", laterality="L", view="CC",
+    ...                  lesions=[make_lesion("mass", "benign", center=(10, 20), radius=5)])
+    >>> item["pathology"], item["lesions"][0]["box"]
+    ('benign', [5, 15, 16, 26])
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "IMAGE",
+    "LABEL",
+    "LATERALITIES",
+    "LESIONS",
+    "LESION_TYPES",
+    "PATHOLOGIES",
+    "PATHOLOGY",
+    "PATIENT_ID",
+    "SPLITS",
+    "load_datalist",
+    "make_item",
+    "make_lesion",
+    "normalise_laterality",
+    "normalise_pathology",
+    "worst_pathology",
+    "write_datalist",
+]
+
+# item keys
+IMAGE = "image"
+LABEL = "label"
+PATIENT_ID = "patient_id"
+LATERALITY = "laterality"
+VIEW = "view"
+PATHOLOGY = "pathology"
+LESIONS = "lesions"
+
+# lesion keys
+TYPE = "type"
+CENTER = "center"
+RADIUS = "radius"
+BOX = "box"
+
+SPLITS = ("training", "validation", "test")
+LATERALITIES = ("L", "R")
+PATHOLOGIES = ("normal", "benign", "malignant")  # ordered from least to most severe
+LESION_TYPES = ("mass", "calcification", "architectural_distortion", "asymmetry", "other")
+
+_PATHOLOGY_ALIASES = {
+    "normal": "normal",
+    "norm": "normal",
+    "benign": "benign",
+    "b": "benign",
+    "benign_without_callback": "benign",
+    "malignant": "malignant",
+    "m": "malignant",
+}
+_LATERALITY_ALIASES = {"l": "L", "left": "L", "r": "R", "right": "R"}
+
+
+def normalise_pathology(value: str) -> str:
+    """Map a source pathology spelling (``BENIGN_WITHOUT_CALLBACK``, ``M``, ...) to one of :data:`PATHOLOGIES`.
+
+    Raises:
+        ValueError: the value is not a known pathology.
+    """
+    key = str(value).strip().lower()
+    if key not in _PATHOLOGY_ALIASES:
+        raise ValueError(f"unknown pathology {value!r}; expected one of {sorted(_PATHOLOGY_ALIASES)}")
+    return _PATHOLOGY_ALIASES[key]
+
+
+def normalise_laterality(value: str | None) -> str | None:
+    """``"LEFT"``/``"l"``/``"L"`` -> ``"L"``, right likewise; ``None`` or anything else -> ``None``."""
+    if value is None:
+        return None
+    return _LATERALITY_ALIASES.get(str(value).strip().lower())
+
+
+def worst_pathology(lesions: Iterable[Mapping[str, Any]]) -> str:
+    """The most severe pathology among ``lesions`` (``"normal"`` when there are none)."""
+    worst = 0
+    for lesion in lesions:
+        worst = max(worst, PATHOLOGIES.index(lesion[PATHOLOGY]))
+    return PATHOLOGIES[worst]
+
+
+def make_lesion(
+    lesion_type: str,
+    pathology: str,
+    center: Sequence[float] | None = None,
+    radius: float | None = None,
+    box: Sequence[int] | None = None,
+    **source_fields: Any,
+) -> dict[str, Any]:
+    """Build one lesion record, checking its vocabulary.
+
+    When ``box`` is not given but ``center`` and ``radius`` are, the box is the circle's bounding box
+    (half-open, rounded outwards, not clipped to the image: clip with the image shape where needed).
+    ``source_fields`` (BI-RADS, subtlety, shape, margins, density, ...) are stored as given.
+    """
+    if lesion_type not in LESION_TYPES:
+        raise ValueError(f"unknown lesion type {lesion_type!r}; expected one of {LESION_TYPES}")
+    pathology = normalise_pathology(pathology)
+    if pathology == "normal":
+        raise ValueError("a lesion cannot have pathology 'normal'")
+    if center is not None:
+        center = [float(c) for c in center]
+    if radius is not None:
+        radius = float(radius)
+    if box is None and center is not None and radius is not None:
+        import math
+
+        box = [
+            math.floor(center[0] - radius),
+            math.floor(center[1] - radius),
+            math.ceil(center[0] + radius) + 1,
+            math.ceil(center[1] + radius) + 1,
+        ]
+    if box is not None:
+        box = [int(b) for b in box]
+        if len(box) != 4 or box[2] <= box[0] or box[3] <= box[1]:
+            raise ValueError(f"box must be [row0, col0, row1, col1] with row1 > row0 and col1 > col0, got {box}")
+    lesion: dict[str, Any] = {TYPE: lesion_type, PATHOLOGY: pathology, CENTER: center, RADIUS: radius, BOX: box}
+    lesion.update(source_fields)
+    return lesion
+
+
+def make_item(
+    image: str | os.PathLike,
+    patient_id: str,
+    laterality: str | None,
+    view: str | None,
+    lesions: Sequence[Mapping[str, Any]] = (),
+    label: str | os.PathLike | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """Build one datalist item; ``pathology`` is derived from the lesions (worst one wins)."""
+    lat = normalise_laterality(laterality)
+    if laterality is not None and lat is None:
+        raise ValueError(f"unknown laterality {laterality!r}; expected L/R/LEFT/RIGHT")
+    item: dict[str, Any] = {IMAGE: str(image)}
+    if label is not None:
+        item[LABEL] = str(label)
+    item.update(
+        {
+            PATIENT_ID: str(patient_id),
+            LATERALITY: lat,
+            VIEW: None if view is None else str(view).strip().upper(),
+            PATHOLOGY: worst_pathology(lesions),
+            LESIONS: [dict(lesion) for lesion in lesions],
+        }
+    )
+    item.update(extra)
+    return item
+
+
+def write_datalist(datalist: Mapping[str, Sequence[Mapping[str, Any]]], path: str | os.PathLike,
+                   overwrite: bool = False) -> Path:
+    """Write ``datalist`` as JSON atomically (temporary file + rename).
+
+    Raises:
+        FileExistsError: ``path`` exists and ``overwrite`` is False (nothing is ever overwritten silently).
+        ValueError: a split name is not one of :data:`SPLITS`.
+    """
+    path = Path(path)
+    unknown = set(datalist) - set(SPLITS)
+    if unknown:
+        raise ValueError(f"{path}: unknown split(s) {sorted(unknown)}; expected {SPLITS}")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path}: already exists; pass overwrite=True (--overwrite) to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump({k: list(v) for k, v in datalist.items()}, f, indent=1)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_datalist(path: str | os.PathLike) -> dict[str, list[dict[str, Any]]]:
+    """Read a datalist JSON written by :func:`write_datalist` (missing splits come back empty).
+
+    Raises:
+        FileNotFoundError / ValueError: naming ``path``, when it is missing or not a datalist.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: datalist not found")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from e
+    if not isinstance(data, dict) or not set(data) & set(SPLITS):
+        raise ValueError(f"{path}: not a datalist (expected a JSON object with keys among {SPLITS})")
+    return {split: list(data.get(split, [])) for split in SPLITS}

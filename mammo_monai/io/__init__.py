@@ -1,0 +1,1 @@
+"""Reading mammograms (DICOM, PNG/PGM) with their metadata."""
