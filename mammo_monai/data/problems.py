@@ -2,7 +2,7 @@
 
 Example:
     >>> log = ProblemLog()
-    >>> log.add("/d/x.dcm", "missing_file", "listed in mass_case_description_train_set.csv row 12")
+    >>> _ = log.add("/d/x.dcm", "missing_file", "listed in mass_case_description_train_set.csv row 12")
     >>> len(log), log.counts()
     (1, {'missing_file': 1})
 """
