@@ -1,1 +1,42 @@
-"""Reading mammograms (DICOM, PNG/PGM) with their metadata."""
+"""Reading mammograms (DICOM in any transfer syntax, PNG/PGM) with their metadata.
+
+- :func:`read_mammogram`: the plain function for scripts, ``(rows, cols)`` array + metadata.
+- :class:`MammogramReader`: the MONAI ``ImageReader`` for ``LoadImage``/``LoadImaged`` and bundle configs.
+- :func:`read_dicom_header`: metadata only, without decoding pixels (what indexers scan with).
+"""
+
+from .decoders import DECODER_PREFERENCE, select_decoder
+from .dicom import is_dicom_file, read_dicom_dataset, read_dicom_header, read_dicom_mammogram, value_range
+from .errors import (
+    CorruptPixelDataError,
+    MammogramReadError,
+    NoPixelDataError,
+    NotDicomError,
+    UnsupportedTransferSyntaxError,
+)
+from .metadata import MetaKeys, dicom_metadata, laterality_from_header, pixel_spacing_from_header, view_from_header
+from .raster import read_raster_mammogram
+from .reader import MammogramReader, read_mammogram
+
+__all__ = [
+    "DECODER_PREFERENCE",
+    "CorruptPixelDataError",
+    "MammogramReadError",
+    "MammogramReader",
+    "MetaKeys",
+    "NoPixelDataError",
+    "NotDicomError",
+    "UnsupportedTransferSyntaxError",
+    "dicom_metadata",
+    "is_dicom_file",
+    "laterality_from_header",
+    "pixel_spacing_from_header",
+    "read_dicom_dataset",
+    "read_dicom_header",
+    "read_dicom_mammogram",
+    "read_mammogram",
+    "read_raster_mammogram",
+    "select_decoder",
+    "value_range",
+    "view_from_header",
+]

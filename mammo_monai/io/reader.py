@@ -1,0 +1,123 @@
+"""A MONAI ``ImageReader`` for mammograms: DICOM (any transfer syntax, LUTs, MONOCHROME1) and PNG/PGM.
+
+Arrays come back as ``(rows, cols)`` (``reverse_indexing=False``, the default), so the ``(row, col)``
+coordinates of a datalist's lesions index the loaded tensor directly and the label masks the indexers
+write line up with their images. Pass ``reverse_indexing=True`` to get MONAI's ITK/PIL-style
+``(cols, rows)`` instead. Load images and their masks with the same reader.
+
+Example:
+    >>> from monai.transforms import LoadImaged
+    >>> load = LoadImaged(keys=["image", "label"], reader=MammogramReader(), ensure_channel_first=True)
+    >>> item = load({"image": "Mass-Test_P_00173_LEFT_CC.dcm", "label": "mask.png"})  # doctest: +SKIP
+    >>> item["image"].shape, item["image"].meta["laterality"]  # doctest: +SKIP
+    (torch.Size([1, 4432, 2864]), 'L')
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from monai.data import ImageReader
+from monai.utils import MetaKeys as MonaiMetaKeys
+from monai.utils import ensure_tuple
+
+from .dicom import is_dicom_file, read_dicom_mammogram
+from .raster import RASTER_SUFFIXES, read_raster_mammogram
+
+__all__ = ["DICOM_SUFFIXES", "MammogramReader", "read_mammogram"]
+
+DICOM_SUFFIXES = (".dcm", ".dicom", ".dic")
+
+
+def read_mammogram(path: str | os.PathLike, **dicom_kwargs: Any) -> tuple[np.ndarray, dict[str, Any]]:
+    """Read any supported mammogram file as ``(rows, cols)`` array + metadata (the plain-script API).
+
+    DICOM is recognised by its preamble or suffix and read by
+    :func:`~mammo_monai.io.dicom.read_dicom_mammogram` (``dicom_kwargs`` go there: ``apply_voi_lut``,
+    ``invert_monochrome1``, ``decoding_plugin``); PNG/PGM/TIFF by
+    :func:`~mammo_monai.io.raster.read_raster_mammogram`.
+    """
+    path = Path(path)
+    if path.suffix.lower() in RASTER_SUFFIXES and not is_dicom_file(path):
+        return read_raster_mammogram(path)
+    return read_dicom_mammogram(path, **dicom_kwargs)
+
+
+class MammogramReader(ImageReader):
+    """MONAI image reader for mammograms, usable as ``LoadImage(reader=MammogramReader())`` and from
+    bundle configs as ``"reader": "$mammo_monai.io.MammogramReader()"`` or
+    ``{"_target_": "mammo_monai.io.MammogramReader"}``.
+
+    Args:
+        apply_voi_lut: apply the DICOM VOI LUT / first window (see :func:`read_dicom_mammogram`).
+        invert_monochrome1: invert MONOCHROME1 so dense tissue is bright (default True).
+        decoding_plugin: force a pydicom decoding plugin; default the fastest installed.
+        reverse_indexing: return ``(cols, rows)`` like MONAI's ITK/PIL readers (default False: ``(rows, cols)``).
+
+    The meta dict holds MONAI's ``spatial_shape``, ``original_channel_dim`` (no channel), an ``affine``
+    with the pixel spacing in mm on its diagonal (identity when the file has no spacing), plus every
+    :class:`~mammo_monai.io.metadata.MetaKeys` entry (laterality, view, UIDs, ...).
+    """
+
+    def __init__(
+        self,
+        apply_voi_lut: bool = False,
+        invert_monochrome1: bool = True,
+        decoding_plugin: str | None = None,
+        reverse_indexing: bool = False,
+    ) -> None:
+        super().__init__()
+        self.dicom_kwargs = {
+            "apply_voi_lut": apply_voi_lut,
+            "invert_monochrome1": invert_monochrome1,
+            "decoding_plugin": decoding_plugin,
+        }
+        self.reverse_indexing = reverse_indexing
+
+    def verify_suffix(self, filename: Sequence[str | os.PathLike] | str | os.PathLike) -> bool:
+        """DICOM suffixes, raster suffixes, or any file starting with the DICOM preamble."""
+        for name in ensure_tuple(filename):
+            suffix = Path(name).suffix.lower()
+            if suffix not in DICOM_SUFFIXES + RASTER_SUFFIXES and not is_dicom_file(name):
+                return False
+        return True
+
+    def read(self, data: Sequence[str | os.PathLike] | str | os.PathLike, **kwargs: Any):
+        """Decode each file now (mammograms are single 2D frames, so nothing is gained by deferring)."""
+        options = {**self.dicom_kwargs, **kwargs}
+        images = [read_mammogram(name, **options) for name in ensure_tuple(data)]
+        return images if len(images) > 1 else images[0]
+
+    def get_data(self, img) -> tuple[np.ndarray, dict]:
+        """Return ``(array, meta)``; several files are stacked on a new first (channel) axis."""
+        items = [img] if isinstance(img, tuple) else list(img)
+        arrays, metas = [], []
+        for arr, meta in items:
+            meta = dict(meta)
+            if self.reverse_indexing:
+                arr = arr.T
+            meta[MonaiMetaKeys.SPATIAL_SHAPE] = np.asarray(arr.shape)
+            spacing = meta.get("pixel_spacing") or [1.0, 1.0]
+            if self.reverse_indexing:
+                spacing = spacing[::-1]
+            affine = np.diag([float(spacing[0]), float(spacing[1]), 1.0])
+            meta[MonaiMetaKeys.AFFINE] = affine
+            meta[MonaiMetaKeys.ORIGINAL_AFFINE] = affine.copy()
+            meta[MonaiMetaKeys.ORIGINAL_CHANNEL_DIM] = float("nan")
+            arrays.append(arr)
+            metas.append(meta)
+        first = metas[0]
+        for arr, meta in zip(arrays[1:], metas[1:]):
+            if arr.shape != arrays[0].shape:
+                raise ValueError(
+                    f"cannot stack {meta['filename_or_obj']} {arr.shape} with {first['filename_or_obj']} "
+                    f"{arrays[0].shape}: the spatial shapes differ"
+                )
+        if len(arrays) == 1:
+            return arrays[0], first
+        first[MonaiMetaKeys.ORIGINAL_CHANNEL_DIM] = 0
+        return np.stack(arrays), first
