@@ -10,6 +10,7 @@ A datalist is a MONAI "decathlon" style JSON object ``{"training": [...], "valid
       "laterality": "L",                           # "L" | "R"
       "view": "CC",                                # "CC" | "MLO" | ... (DICOM ViewPosition terms)
       "pathology": "malignant",                    # worst lesion: "normal" | "benign" | "malignant"
+                                                   # (None: not annotated, e.g. a hospital folder)
       "lesions": [
         {"type": "mass", "pathology": "malignant",
          "center": [row, col], "radius": 42.0, "box": [row0, col0, row1, col1],
@@ -164,9 +165,14 @@ def make_item(
     view: str | None,
     lesions: Sequence[Mapping[str, Any]] = (),
     label: str | os.PathLike | None = None,
+    annotated: bool = True,
     **extra: Any,
 ) -> dict[str, Any]:
-    """Build one datalist item; ``pathology`` is derived from the lesions (worst one wins)."""
+    """Build one datalist item; ``pathology`` is derived from the lesions (worst one wins).
+
+    ``annotated=False`` marks an image whose findings are unknown (a hospital folder indexed without
+    labels): its ``pathology`` is ``None`` rather than a false ``"normal"``.
+    """
     lat = normalise_laterality(laterality)
     if laterality is not None and lat is None:
         raise ValueError(f"unknown laterality {laterality!r}; expected L/R/LEFT/RIGHT")
@@ -178,7 +184,7 @@ def make_item(
             PATIENT_ID: str(patient_id),
             LATERALITY: lat,
             VIEW: None if view is None else str(view).strip().upper(),
-            PATHOLOGY: worst_pathology(lesions),
+            PATHOLOGY: worst_pathology(lesions) if annotated else None,
             LESIONS: [dict(lesion) for lesion in lesions],
         }
     )

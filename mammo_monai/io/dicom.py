@@ -91,12 +91,15 @@ def read_dicom_dataset(path: str | os.PathLike, stop_before_pixels: bool = False
 
 
 def read_dicom_header(path: str | os.PathLike) -> dict[str, Any]:
-    """The mammography metadata (:class:`~mammo_monai.io.metadata.MetaKeys`) plus ``rows``/``columns``,
-    read without touching the pixel data (fast: what indexers use to scan a large download)."""
+    """The mammography metadata (:class:`~mammo_monai.io.metadata.MetaKeys`) plus ``rows``, ``columns``,
+    ``number_of_frames`` and ``body_part_examined``, read without touching the pixel data (fast: what
+    indexers use to scan a large download)."""
     ds = read_dicom_dataset(path, stop_before_pixels=True)
     meta = dicom_metadata(ds)
-    meta["rows"] = int(ds.get("Rows", 0)) or None
-    meta["columns"] = int(ds.get("Columns", 0)) or None
+    meta["rows"] = int(ds.get("Rows", 0) or 0) or None
+    meta["columns"] = int(ds.get("Columns", 0) or 0) or None
+    meta["number_of_frames"] = int(ds.get("NumberOfFrames", 1) or 1)
+    meta["body_part_examined"] = str(ds.get("BodyPartExamined", "") or "").strip() or None
     meta["filename_or_obj"] = str(path)
     return meta
 

@@ -1,0 +1,147 @@
+"""Indexing any folder of mammography DICOM (a hospital export, a PACS dump) into a datalist.
+
+Headers are read without decoding pixels. Files are kept when they are 2D mammograms: Modality
+``MG``, or any modality whose ``BodyPartExamined`` is ``BREAST`` (DDSM conversions say ``RG``). The
+items carry no findings (``pathology`` is ``None``, ``lesions`` empty): this index is for inference,
+or for labels joined later. Items are ordered by patient, study, laterality and view.
+
+Example:
+    >>> result = index_dicom_folder("/data/hospital_export", "/work/hospital.json",
+    ...                             fractions={"test": 1.0})  # doctest: +SKIP
+    >>> result.summary["images"]  # doctest: +SKIP
+    812
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from ..io import MammogramReadError, is_dicom_file, read_dicom_header
+from ..io.reader import DICOM_SUFFIXES
+from .problems import ProblemLog
+from .schema import make_item
+from .splits import split_by_patient
+from .summary import IndexResult, write_index
+
+__all__ = ["index_dicom_folder", "patient_id_from_header"]
+
+_CBIS_PATIENT = re.compile(r"^(?:Mass|Calc)-(?:Training|Test)_(P_\d+)_(?:LEFT|RIGHT)_(?:CC|MLO)(?:_\d+)?$")
+_NON_IMAGE_SOP_CLASSES = ("1.2.840.10008.5.1.4.1.1.88.", "1.2.840.10008.5.1.4.1.1.11.", "1.2.840.10008.1.3.10")
+
+
+def patient_id_from_header(patient_id: str | None) -> str | None:
+    """The woman's id: the DICOM PatientID, except CBIS-DDSM's ``Mass-Test_P_00173_LEFT_CC`` -> ``P_00173``."""
+    if not patient_id:
+        return None
+    match = _CBIS_PATIENT.match(patient_id.strip())
+    return match.group(1) if match else patient_id.strip()
+
+
+def _candidate_files(root: Path) -> tuple[list[Path], int]:
+    """Files with a DICOM suffix or the DICOM preamble (DICOMDIR excluded), and how many others were skipped."""
+    files, skipped = [], 0
+    for dirpath, _, filenames in os.walk(root):
+        for name in filenames:
+            path = Path(dirpath, name)
+            if name != "DICOMDIR" and (path.suffix.lower() in DICOM_SUFFIXES or is_dicom_file(path)):
+                files.append(path)
+            else:
+                skipped += 1
+    return sorted(files), skipped
+
+
+def index_dicom_folder(
+    dicom_dir: str | os.PathLike,
+    out: str | os.PathLike,
+    fractions: Mapping[str, float] | None = None,
+    seed: int = 0,
+    modalities: Sequence[str] = ("MG",),
+    overwrite: bool = False,
+    progress: bool = True,
+) -> IndexResult:
+    """Index every 2D mammogram under ``dicom_dir`` into a datalist at ``out``, split by patient.
+
+    Args:
+        dicom_dir: folder searched recursively (``.dcm``/``.dicom`` files, files without a suffix, and any
+            file with the DICOM preamble).
+        out: the datalist JSON to write.
+        fractions: split name -> fraction of patients (default ``{"test": 1.0}``: everything for inference).
+            Files that are neither named ``.dcm``/``.dicom`` nor start with the DICOM preamble are
+            skipped and counted (``non_dicom_files_skipped``).
+        seed: split seed.
+        modalities: modalities accepted besides ``BodyPartExamined == BREAST``.
+        overwrite: replace an existing ``out``.
+        progress: show a progress bar.
+
+    Problems (reported, the scan goes on): ``unreadable_dicom`` (not DICOM, truncated header),
+    ``not_mammography`` (another modality or a non-image object), ``not_2d`` (multi-frame, e.g.
+    tomosynthesis), ``duplicate_instance`` (same SOP Instance UID twice; the first is kept),
+    ``no_laterality`` / ``no_view`` (kept, but a transform will have to infer them from the image).
+
+    Raises:
+        FileNotFoundError: ``dicom_dir`` does not exist.
+        FileExistsError: ``out`` exists and ``overwrite`` is False.
+    """
+    root = Path(dicom_dir).resolve()
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: DICOM folder not found")
+    problems = ProblemLog()
+    items, seen_sops = [], {}
+    accepted = {m.upper() for m in modalities}
+    files, skipped = _candidate_files(root)
+    for path in tqdm(files, desc="DICOM headers", disable=not progress):
+        try:
+            meta = read_dicom_header(path)
+        except (MammogramReadError, OSError) as e:
+            problems.add(path, "unreadable_dicom", str(e).removeprefix(f"{path}: "))
+            continue
+        modality = (meta["modality"] or "").upper()
+        body_part = (meta.get("body_part_examined") or "").upper()
+        sop_class = meta["sop_class_uid"] or ""
+        if not meta["rows"] or sop_class.startswith(_NON_IMAGE_SOP_CLASSES):
+            problems.add(path, "not_mammography", f"no image (SOP class {sop_class or 'unknown'})")
+            continue
+        if modality not in accepted and body_part != "BREAST":
+            problems.add(path, "not_mammography",
+                         f"Modality {modality or 'missing'}, body part {body_part or 'missing'}")
+            continue
+        if (meta.get("number_of_frames") or 1) > 1:
+            problems.add(path, "not_2d", f"{meta['number_of_frames']} frames (tomosynthesis?)")
+            continue
+        sop = meta["sop_instance_uid"]
+        if sop and sop in seen_sops:
+            problems.add(path, "duplicate_instance", f"same SOP Instance UID as {seen_sops[sop]}")
+            continue
+        seen_sops[sop] = path
+        if meta["laterality"] is None:
+            problems.add(path, "no_laterality", "no (Image)Laterality, none in PatientOrientation/PatientID")
+        if meta["view"] is None:
+            problems.add(path, "no_view", "no ViewPosition/ViewCodeSequence, none in PatientOrientation/PatientID")
+        patient = patient_id_from_header(meta["patient_id"]) or f"unknown:{meta['study_instance_uid'] or path.parent}"
+        items.append(
+            make_item(
+                path,
+                patient,
+                meta["laterality"],
+                meta["view"],
+                annotated=False,
+                study_instance_uid=meta["study_instance_uid"],
+                series_instance_uid=meta["series_instance_uid"],
+                sop_instance_uid=sop,
+                modality=meta["modality"],
+                pixel_spacing=meta["pixel_spacing"],
+                rows=meta["rows"],
+                columns=meta["columns"],
+            )
+        )
+    items.sort(key=lambda i: (i["patient_id"], i["study_instance_uid"] or "", i["laterality"] or "", i["view"] or "",
+                              i["image"]))
+    datalist = split_by_patient(items, fractions or {"test": 1.0}, seed=seed)
+    studies = {(i["patient_id"], i["study_instance_uid"]) for i in items}
+    return write_index(datalist, problems, out, overwrite=overwrite, studies=len(studies),
+                       non_dicom_files_skipped=skipped)

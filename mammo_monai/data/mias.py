@@ -1,0 +1,213 @@
+"""The MIAS (mini-MIAS) indexer: ``Info.txt`` + ``mdbNNN.pgm``/``.png`` -> datalist, circle masks and boxes.
+
+``Info.txt`` is the archive's README with the data lines in the middle. Only lines matching
+``^mdb\\d{3}\\s`` are data, in the forms::
+
+    mdb001 G CIRC B 535 425 197      # REFNUM BG CLASS SEVERITY X Y RADIUS
+    mdb003 D NORM                    # normal: 3 fields (often a trailing space)
+    mdb059 F CIRC B                  # class and severity, no position
+    mdb219 G CALC M *NOTE 3*         # calcifications over the whole breast, no position
+
+An image may have several lines (one per abnormality). MIAS coordinates have their origin at the
+bottom-left corner with Y growing upwards, so a lesion is at ``row = height - Y``, ``col = X`` of the
+image array. Image ``2k+1`` is the right and ``2k+2`` the left breast of one woman, so splits keep the
+pair together (patient id ``mdb001_002``). Every image is an MLO view.
+
+Example:
+    >>> records, problems = parse_mias_info("mdb001 G CIRC B 535 425 197\\nmdb003 D NORM \\n")
+    >>> [(r.reference, r.mias_class, r.x, r.y, r.radius) for r in records]
+    [('mdb001', 'CIRC', 535, 425, 197.0), ('mdb003', 'NORM', None, None, None)]
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm.auto import tqdm
+
+from .problems import ProblemLog
+from .schema import make_item, make_lesion
+from .splits import split_by_patient
+from .summary import IndexResult, write_index
+
+__all__ = ["MIAS_CLASSES", "MiasRecord", "index_mias", "mias_patient_id", "parse_mias_info"]
+
+#: MIAS abnormality class -> datalist lesion type.
+MIAS_CLASSES = {
+    "CALC": "calcification",
+    "CIRC": "mass",
+    "SPIC": "mass",
+    "MISC": "mass",
+    "ARCH": "architectural_distortion",
+    "ASYM": "asymmetry",
+}
+_BACKGROUNDS = {"F", "G", "D"}
+_DATA_LINE = re.compile(r"^(mdb\d{3})\s")
+_IMAGE_NAME = re.compile(r"^(mdb\d{3})\.(png|pgm)$", re.IGNORECASE)
+DEFAULT_FRACTIONS = {"training": 0.7, "validation": 0.15, "test": 0.15}
+
+
+@dataclass(frozen=True)
+class MiasRecord:
+    """One data line of ``Info.txt`` (``x``/``y``/``radius`` None when the line gives no position)."""
+
+    reference: str
+    background: str
+    mias_class: str
+    severity: str | None
+    x: int | None
+    y: int | None
+    radius: float | None
+    line_number: int
+    note: str | None = None
+
+
+def mias_patient_id(reference: str) -> str:
+    """``mdb001``/``mdb002`` -> ``mdb001_002``: the two breasts of one woman share an id."""
+    number = int(reference[3:])
+    first = number if number % 2 else number - 1
+    return f"mdb{first:03d}_{first + 1:03d}"
+
+
+def _laterality(reference: str) -> str:
+    return "R" if int(reference[3:]) % 2 else "L"
+
+
+def parse_mias_info(text: str, source: str = "Info.txt") -> tuple[list[MiasRecord], ProblemLog]:
+    """Parse the data lines of an ``Info.txt`` text; malformed data lines are problems, not errors."""
+    records: list[MiasRecord] = []
+    problems = ProblemLog()
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not _DATA_LINE.match(line):
+            continue
+        fields = line.split()
+        where = f"{source}:line {number}"
+        if len(fields) < 3 or fields[1] not in _BACKGROUNDS or (fields[2] not in MIAS_CLASSES and fields[2] != "NORM"):
+            problems.add(where, "malformed_line", repr(line.strip()))
+            continue
+        reference, background, mias_class = fields[:3]
+        if mias_class == "NORM":
+            records.append(MiasRecord(reference, background, mias_class, None, None, None, None, number))
+            continue
+        if len(fields) < 4 or fields[3] not in ("B", "M"):
+            problems.add(where, "malformed_line", f"abnormality without severity B/M: {line.strip()!r}")
+            continue
+        severity, rest = fields[3], fields[4:]
+        x = y = radius = None
+        note = None
+        if rest and all(re.fullmatch(r"-?\d+(\.\d+)?", v) for v in rest[:3]) and len(rest) >= 3:
+            x, y, radius = int(float(rest[0])), int(float(rest[1])), float(rest[2])
+        elif rest:
+            note = " ".join(rest)
+            if not note.startswith("*"):
+                problems.add(where, "malformed_line", f"unreadable position {note!r}")
+        records.append(MiasRecord(reference, background, mias_class, severity, x, y, radius, number, note))
+    return records, problems
+
+
+def _circle_mask(shape: tuple[int, int], row: float, col: float, radius: float) -> np.ndarray:
+    rows, cols = np.ogrid[: shape[0], : shape[1]]
+    return (rows - row) ** 2 + (cols - col) ** 2 <= radius**2
+
+
+def index_mias(
+    mias_dir: str | os.PathLike,
+    out: str | os.PathLike,
+    masks_dir: str | os.PathLike | None = None,
+    fractions: Mapping[str, float] | None = None,
+    seed: int = 0,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> IndexResult:
+    """Index a MIAS folder (``Info.txt`` + ``mdbNNN.png`` or ``.pgm``) into a datalist at ``out``.
+
+    Each lesion with a position gets ``center`` ``[height - Y, X]``, ``radius`` and the circle's box
+    (clipped to the image); the circles of an image are merged into one 0/1 PNG mask written to
+    ``masks_dir`` (default ``<out stem>_masks/`` beside ``out``; the MIAS folder is never written to).
+    Images without a positioned lesion have no ``label``. Splits are by woman (the left/right pair),
+    stratified by pathology, with ``fractions`` (default 70/15/15) and ``seed``.
+
+    Problems (reported, never fatal): ``malformed_line``, ``missing_file`` (a line whose image is not
+    in the folder), ``unlisted_image`` (an image with no line), ``unreadable_image``,
+    ``lesion_outside_image``.
+
+    Raises:
+        FileNotFoundError: ``mias_dir`` or its ``Info.txt`` is missing.
+        FileExistsError: ``out`` or a mask file exists and ``overwrite`` is False.
+    """
+    mias_dir = Path(mias_dir).resolve()
+    info = mias_dir / "Info.txt"
+    if not info.is_file():
+        raise FileNotFoundError(f"{info}: MIAS ground-truth file not found")
+    out = Path(out)
+    masks_dir = Path(masks_dir) if masks_dir is not None else out.with_name(f"{out.stem}_masks")
+    records, problems = parse_mias_info(info.read_text(errors="replace"), source=str(info))
+
+    images: dict[str, Path] = {}
+    for path in sorted(mias_dir.iterdir()):
+        match = _IMAGE_NAME.match(path.name)
+        if match and match.group(1) not in images:
+            images[match.group(1)] = path
+    by_reference: dict[str, list[MiasRecord]] = defaultdict(list)
+    for record in records:
+        by_reference[record.reference].append(record)
+    for reference in sorted(set(images) - set(by_reference)):
+        problems.add(images[reference], "unlisted_image", "no line in Info.txt")
+
+    items = []
+    for reference in tqdm(sorted(by_reference), desc="MIAS", disable=not progress):
+        lines = by_reference[reference]
+        if reference not in images:
+            problems.add(mias_dir / f"{reference}.png", "missing_file",
+                         f"listed in {info.name} line {lines[0].line_number}")
+            continue
+        path = images[reference]
+        try:
+            with Image.open(path) as img:
+                width, height = img.size
+        except Exception as e:
+            problems.add(path, "unreadable_image", f"{type(e).__name__}: {e}")
+            continue
+        lesions, mask = [], None
+        for record in lines:
+            if record.mias_class == "NORM":
+                continue
+            fields = {"mias_class": record.mias_class, "background_tissue": record.background}
+            if record.note:
+                fields["note"] = record.note
+            if record.x is None:
+                lesions.append(make_lesion(MIAS_CLASSES[record.mias_class], record.severity, **fields))
+                continue
+            row, col, radius = float(height - record.y), float(record.x), record.radius
+            if not (0 <= row < height and 0 <= col < width):
+                problems.add(path, "lesion_outside_image", f"line {record.line_number}: centre (row {row}, col {col})")
+                lesions.append(make_lesion(MIAS_CLASSES[record.mias_class], record.severity, **fields))
+                continue
+            lesion = make_lesion(MIAS_CLASSES[record.mias_class], record.severity, (row, col), radius, **fields)
+            r0, c0, r1, c1 = lesion["box"]
+            lesion["box"] = [max(r0, 0), max(c0, 0), min(r1, height), min(c1, width)]
+            lesions.append(lesion)
+            circle = _circle_mask((height, width), row, col, radius)
+            mask = circle if mask is None else (mask | circle)
+        label = None
+        if mask is not None:
+            label = masks_dir / f"{reference}_mask.png"
+            if label.exists() and not overwrite:
+                raise FileExistsError(f"{label}: mask file already exists; pass overwrite=True (--overwrite)")
+            masks_dir.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(mask.astype(np.uint8)).save(label)
+            label = label.resolve()
+        items.append(
+            make_item(path, mias_patient_id(reference), _laterality(reference), "MLO", lesions, label=label,
+                      background_tissue=lines[0].background)
+        )
+
+    datalist = split_by_patient(items, fractions or DEFAULT_FRACTIONS, seed=seed)
+    return write_index(datalist, problems, out, overwrite=overwrite, masks_dir=str(masks_dir))
