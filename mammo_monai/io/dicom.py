@@ -40,10 +40,12 @@ from .errors import (
 from .metadata import MetaKeys, dicom_metadata
 
 try:  # pydicom >= 3
-    from pydicom.pixels import apply_modality_lut, apply_voi
+    from pydicom.pixels import apply_modality_lut
+    from pydicom.pixels import apply_voi_lut as _apply_voi_lut
     from pydicom.pixels import pixel_array as _pixel_array
 except ImportError:  # pydicom 2.x
-    from pydicom.pixel_data_handlers.util import apply_modality_lut, apply_voi
+    from pydicom.pixel_data_handlers.util import apply_modality_lut
+    from pydicom.pixel_data_handlers.util import apply_voi_lut as _apply_voi_lut
 
     _pixel_array = None
 
@@ -125,28 +127,40 @@ def value_range(ds: Dataset) -> tuple[float, float]:
 
 
 def _decode(ds: Dataset, path: Path, decoding_plugin: str | None) -> tuple[np.ndarray, str]:
+    """Decode with the requested or fastest plugin; when the automatically chosen one fails (some encoders
+    write streams one library rejects and another accepts), retry with every installed plugin."""
     transfer_syntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
     if transfer_syntax is None:
         transfer_syntax = pydicom.uid.ImplicitVRLittleEndian
-    if decoding_plugin is None:
+    forced = decoding_plugin is not None
+    if not forced:
         try:
             decoding_plugin = select_decoder(transfer_syntax)
         except LookupError as e:
             raise UnsupportedTransferSyntaxError(path, str(e)) from None
-    try:
-        if _pixel_array is not None:
-            arr = _pixel_array(ds, decoding_plugin=decoding_plugin or "")
-        else:  # pydicom 2.x picks its handler from pydicom.config.pixel_data_handlers
-            arr = ds.pixel_array
-    except (NotImplementedError, RuntimeError) as e:
-        if "plugin" in str(e).lower() or "handler" in str(e).lower() or "missing" in str(e).lower():
-            raise UnsupportedTransferSyntaxError(path, f"cannot decode {transfer_syntax.name}: {e}") from e
-        raise CorruptPixelDataError(path, f"pixel data could not be decoded ({type(e).__name__}: {e})") from e
-    except Exception as e:
-        raise CorruptPixelDataError(
-            path, f"truncated or corrupt pixel data ({transfer_syntax.name}; {type(e).__name__}: {e})"
-        ) from e
-    return arr, decoding_plugin or ("native" if not transfer_syntax.is_compressed else "pydicom-default")
+    attempts = [decoding_plugin] if forced or not decoding_plugin else [decoding_plugin, None]
+    errors = []
+    for plugin in attempts:
+        try:
+            if _pixel_array is not None:
+                arr = _pixel_array(ds, decoding_plugin=plugin or "")
+            else:  # pydicom 2.x picks its handler from pydicom.config.pixel_data_handlers
+                arr = ds.pixel_array
+        except Exception as e:
+            errors.append(f"{plugin or 'any installed plugin'}: {type(e).__name__}: {e}")
+            continue
+        name = plugin or ("native" if not transfer_syntax.is_compressed else "pydicom-default")
+        return arr, name
+    detail = "; ".join(errors)
+    if forced and "plugin" in detail.lower() and ("available" in detail.lower() or "missing" in detail.lower()):
+        raise UnsupportedTransferSyntaxError(path, f"cannot decode {transfer_syntax.name}: {detail}")
+    raise CorruptPixelDataError(path, f"truncated or corrupt pixel data ({transfer_syntax.name}; {detail})")
+
+
+def _pixel_data_truncated(path: Path) -> bool:
+    """pydicom drops an encapsulated Pixel Data element that the file ends inside of; its tag is still there."""
+    with open(path, "rb") as f:
+        return b"\xe0\x7f\x10\x00" in f.read()
 
 
 def _check_geometry(ds: Dataset, arr: np.ndarray, path: Path) -> None:
@@ -201,6 +215,8 @@ def read_dicom_mammogram(
     path = Path(path)
     ds = read_dicom_dataset(path)
     if not any(k in ds for k in _PIXEL_KEYWORDS):
+        if _pixel_data_truncated(path):
+            raise CorruptPixelDataError(path, "truncated pixel data: the file ends inside the Pixel Data element")
         sop = ds.get("SOPClassUID")
         kind = f" ({sop.name})" if sop is not None and hasattr(sop, "name") else ""
         raise NoPixelDataError(path, f"the DICOM file has no pixel data{kind}")
@@ -222,7 +238,7 @@ def read_dicom_mammogram(
         elif ds.get("WindowCenter") is not None and ds.get("WindowWidth") is not None:
             voi_applied = "window"
         if voi_applied:
-            arr = apply_voi(arr, ds, index=voi_index).astype(np.float32)
+            arr = _apply_voi_lut(arr, ds, index=voi_index, prefer_lut=True).astype(np.float32)
 
     inverted = False
     if invert_monochrome1 and str(ds.get("PhotometricInterpretation", "")).strip() == "MONOCHROME1":

@@ -1,0 +1,152 @@
+"""The ``mammo-monai`` command line (python-fire): thin wrappers that call the library and print summaries.
+
+    mammo-monai index mias DIR --out FILE
+    mammo-monai index cbis_ddsm ROOT --csv_dir DIR --out FILE
+    mammo-monai index dicom DIR --out FILE
+    mammo-monai restructure cbis_ddsm ROOT OUT [--mode copy] [--dry_run]
+    mammo-monai synth cbis_ddsm OUT --n_patients N --seed S
+    mammo-monai synth mias OUT
+    mammo-monai info FILE
+    mammo-monai demo [--out DIR]
+
+Every command that writes refuses to overwrite an existing output unless given ``--overwrite``.
+Errors that name a file (missing input, unreadable DICOM, existing output) are printed on one line
+and exit with status 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import fire
+
+from .data.summary import format_summary
+from .io import MammogramReadError
+
+__all__ = ["main"]
+
+_USER_ERRORS = (FileNotFoundError, FileExistsError, NotADirectoryError, MammogramReadError, ValueError)
+
+
+def _print_index(result: Any) -> None:
+    print(format_summary(result.summary, result.problems))
+
+
+class Index:
+    """Turn a download into a MONAI datalist JSON (training/validation/test, one item per image)."""
+
+    def mias(self, mias_dir: str, out: str, masks_dir: str | None = None, fractions: dict | None = None,
+             seed: int = 0, overwrite: bool = False, progress: bool = True) -> None:
+        """Index a MIAS folder (Info.txt + mdbNNN.png/pgm); lesion circles become masks beside OUT."""
+        from .data.mias import index_mias
+
+        _print_index(index_mias(mias_dir, out, masks_dir=masks_dir, fractions=fractions, seed=seed,
+                                overwrite=overwrite, progress=progress))
+
+    def cbis_ddsm(self, root: str, csv_dir: str, out: str, masks_dir: str | None = None, abnormality: str = "both",
+                  val_fraction: float = 0.1, seed: int = 0, overwrite: bool = False, progress: bool = True) -> None:
+        """Index a CBIS-DDSM TCIA download (either folder layout) with its four case-description CSVs."""
+        from .data.cbis_ddsm import index_cbis_ddsm
+
+        _print_index(index_cbis_ddsm(root, csv_dir, out, masks_dir=masks_dir, overwrite=overwrite,
+                                     abnormality=abnormality, val_fraction=val_fraction, seed=seed,
+                                     progress=progress))
+
+    def dicom(self, dicom_dir: str, out: str, fractions: dict | None = None, seed: int = 0,
+              modalities: tuple[str, ...] = ("MG",), overwrite: bool = False, progress: bool = True) -> None:
+        """Index any folder of MG DICOM (grouped by patient/study; no findings)."""
+        from .data.dicom_folder import index_dicom_folder
+
+        _print_index(index_dicom_folder(dicom_dir, out, fractions=fractions, seed=seed, modalities=modalities,
+                                        overwrite=overwrite, progress=progress))
+
+
+class Restructure:
+    """Build other layouts from a download, by hard link or copy; the originals are never touched."""
+
+    def cbis_ddsm(self, root: str, out: str, mode: str = "hardlink", dry_run: bool = False,
+                  progress: bool = True) -> None:
+        """Flat descriptive layout: Mass-Train_P_00038_LEFT_CC_FULL.dcm, ..._CROP_1.dcm, ..._MASK_1.dcm."""
+        from .data.restructure import restructure_cbis_ddsm
+
+        summary = restructure_cbis_ddsm(root, out, mode=mode, dry_run=dry_run, progress=progress)
+        problems = summary.get("problems") or []
+        for key, value in summary.items():
+            if key != "problems":
+                print(f"{key}: {value}")
+        print(f"problems: {len(problems)}")
+        for problem in list(problems)[:20]:
+            print(f"  {problem}")
+
+
+class Synth:
+    """Write small synthetic datasets shaped like the real downloads (for tests, demos, smoke runs)."""
+
+    def cbis_ddsm(self, out: str, n_patients: int = 6, seed: int = 0, image_shape: tuple[int, int] = (512, 320),
+                  layout: str = "tcia", overwrite: bool = False) -> None:
+        """A CBIS-DDSM-shaped tree (nested UID folders, real CSV columns and quirks) + ground_truth.json."""
+        from .data.synthetic import synthesize_cbis_ddsm
+
+        summary = synthesize_cbis_ddsm(out, n_patients=n_patients, seed=seed, image_shape=tuple(image_shape),
+                                       layout=layout, overwrite=overwrite)
+        print(json.dumps(summary, indent=1, default=str))
+
+    def mias(self, out: str, n_patients: int = 4, seed: int = 0, size: int = 1024, fmt: str = "pgm",
+             overwrite: bool = False) -> None:
+        """A MIAS-shaped folder (mdbNNN.pgm + Info.txt in every line form) + ground_truth.json."""
+        from .data.synthetic import synthesize_mias
+
+        summary = synthesize_mias(out, n_patients=n_patients, seed=seed, size=size, fmt=fmt, overwrite=overwrite)
+        print(json.dumps(summary, indent=1, default=str))
+
+
+class Cli:
+    """mammo-monai: from a mammography download to MONAI datalists, models and reports."""
+
+    def __init__(self) -> None:
+        self.index = Index()
+        self.restructure = Restructure()
+        self.synth = Synth()
+
+    def info(self, path: str, apply_voi_lut: bool = False) -> None:
+        """Decode one mammogram and print its metadata, shape and pixel range."""
+        from .io import read_mammogram
+
+        arr, meta = read_mammogram(path, apply_voi_lut=apply_voi_lut)
+        shown = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in meta.items()}
+        shown.update({"shape": list(arr.shape), "dtype": str(arr.dtype), "min": arr.min().item(),
+                      "max": arr.max().item()})
+        print(json.dumps(shown, indent=1, default=str))
+
+    def demo(self, out: str = "outputs/demo", n_patients: int = 6, seed: int = 0, overwrite: bool = False) -> None:
+        """The main job on the embedded default data: synthesise a CBIS-DDSM-shaped dataset and index it."""
+        from .data.cbis_ddsm import index_cbis_ddsm
+        from .data.synthetic import synthesize_cbis_ddsm
+
+        out_dir = Path(out)
+        synth_dir = out_dir / "synthetic_cbis_ddsm"
+        print(f"[1/2] synthesising {n_patients} patients into {synth_dir}")
+        synth = synthesize_cbis_ddsm(synth_dir, n_patients=n_patients, seed=seed, overwrite=overwrite)
+        print(f"      {synth['n_images']} images, {synth['n_lesions']} lesions")
+        print(f"[2/2] indexing {synth['root']}")
+        result = index_cbis_ddsm(synth["root"], synth["csv_dir"], out_dir / "cbis_ddsm_datalist.json",
+                                 overwrite=overwrite, seed=seed)
+        _print_index(result)
+        print(f"\ndone: datalist {result.datalist_path}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point (``mammo-monai``)."""
+    try:
+        fire.Fire(Cli, command=argv, name="mammo-monai")
+    except _USER_ERRORS as e:
+        print(f"mammo-monai: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
