@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from ..io import MammogramReadError, is_dicom_file, read_dicom_header
 from ..io.reader import DICOM_SUFFIXES
 from .problems import ProblemLog
-from .schema import make_item
+from .schema import ensure_writable, make_item
 from .splits import split_by_patient
 from .summary import IndexResult, write_index
 
@@ -90,6 +90,7 @@ def index_dicom_folder(
     root = Path(dicom_dir).resolve()
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: DICOM folder not found")
+    ensure_writable(out, overwrite)
     problems = ProblemLog()
     items, seen_sops = [], {}
     accepted = {m.upper() for m in modalities}

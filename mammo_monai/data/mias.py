@@ -33,7 +33,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from .problems import ProblemLog
-from .schema import make_item, make_lesion
+from .schema import ensure_writable, make_item, make_lesion
 from .splits import split_by_patient
 from .summary import IndexResult, write_index
 
@@ -146,7 +146,7 @@ def index_mias(
     info = mias_dir / "Info.txt"
     if not info.is_file():
         raise FileNotFoundError(f"{info}: MIAS ground-truth file not found")
-    out = Path(out)
+    out = ensure_writable(out, overwrite)
     masks_dir = Path(masks_dir) if masks_dir is not None else out.with_name(f"{out.stem}_masks")
     records, problems = parse_mias_info(info.read_text(errors="replace"), source=str(info))
 

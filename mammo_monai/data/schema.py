@@ -49,6 +49,7 @@ __all__ = [
     "PATHOLOGY",
     "PATIENT_ID",
     "SPLITS",
+    "ensure_writable",
     "load_datalist",
     "make_item",
     "make_lesion",
@@ -192,6 +193,15 @@ def make_item(
     return item
 
 
+def ensure_writable(path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Check before any work that ``path`` may be written: raise ``FileExistsError`` naming it when it exists
+    and ``overwrite`` is False. Indexers call this first so a refused run leaves nothing half-written."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path}: already exists; pass overwrite=True (--overwrite) to replace it")
+    return path
+
+
 def write_datalist(datalist: Mapping[str, Sequence[Mapping[str, Any]]], path: str | os.PathLike,
                    overwrite: bool = False) -> Path:
     """Write ``datalist`` as JSON atomically (temporary file + rename).
@@ -204,8 +214,7 @@ def write_datalist(datalist: Mapping[str, Sequence[Mapping[str, Any]]], path: st
     unknown = set(datalist) - set(SPLITS)
     if unknown:
         raise ValueError(f"{path}: unknown split(s) {sorted(unknown)}; expected {SPLITS}")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path}: already exists; pass overwrite=True (--overwrite) to replace it")
+    ensure_writable(path, overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:

@@ -116,7 +116,7 @@ def test_modality_lut_rescale(tmp_path, mammo_array):
 
 def test_voi_window_on_request(tmp_path, mammo_array):
     path = write_dicom(tmp_path / "w.dcm", mammo_array, WindowCenter="30000", WindowWidth="20000")
-    plain, meta = read_dicom_mammogram(path)
+    _, meta = read_dicom_mammogram(path)
     assert meta["voi_applied"] is None and meta["window"] == [30000.0, 20000.0]
     arr, meta = read_dicom_mammogram(path, apply_voi_lut=True)
     assert meta["voi_applied"] == "window"
