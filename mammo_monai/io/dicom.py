@@ -78,11 +78,16 @@ def read_dicom_dataset(path: str | os.PathLike, stop_before_pixels: bool = False
     if not path.is_file():
         raise FileNotFoundError(f"{path}: file not found")
     try:
-        return pydicom.dcmread(path, stop_before_pixels=stop_before_pixels)
+        ds = pydicom.dcmread(path, stop_before_pixels=stop_before_pixels)
     except InvalidDicomError:
-        pass
+        ds = None
     except Exception as e:  # pydicom raises many types on garbage or truncated headers
         raise NotDicomError(path, f"not a readable DICOM file ({type(e).__name__}: {e})") from e
+    if ds is not None:
+        if "SOPClassUID" not in ds and "Rows" not in ds:
+            raise NotDicomError(path, "DICOM preamble but no readable dataset (no SOP Class UID, no image "
+                                      "attributes): corrupt or truncated file")
+        return ds
     try:
         ds = pydicom.dcmread(path, stop_before_pixels=stop_before_pixels, force=True)
         if "Rows" in ds and "Columns" in ds and "SOPClassUID" in ds:

@@ -38,6 +38,7 @@ def write_dicom(path: Path, arr: np.ndarray, transfer_syntax=ExplicitVRLittleEnd
     ds.PixelData = np.ascontiguousarray(arr).tobytes()
     if transfer_syntax != ExplicitVRLittleEndian:
         ds.compress(transfer_syntax, arr)
+    path.parent.mkdir(parents=True, exist_ok=True)
     ds.save_as(path, enforce_file_format=True)
     return path
 
