@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -138,3 +139,24 @@ def test_real_mias_counts(shared_mias, tmp_path):
     # places at the skin line / on the film (mdb212: value ~4, mdb214: ~11); the unflipped reading misses many
     assert off_tissue == {"mdb212", "mdb214"}
     assert len(off_tissue_unflipped) > len(off_tissue) + 3
+
+
+@pytest.mark.parametrize("fmt", ["pgm", "png"])
+def test_recovers_the_synthetic_ground_truth(tmp_path, fmt):
+    from mammo_monai.data.schema import load_datalist
+    from mammo_monai.data.synthetic import synthesize_mias
+
+    synth = synthesize_mias(tmp_path / "mias", n_patients=3, size=256, fmt=fmt, seed=1)
+    truth = {i["image"]: i for i in load_datalist(synth["ground_truth"])["training"]}
+    result = index_mias(synth["root"], tmp_path / "mias.json", progress=False)
+    got = {i["image"]: i for split in result.datalist.values() for i in split}
+    assert len(result.problems) == 0
+    assert {str(Path(k).resolve()) for k in truth} == set(got)
+    for image, expected in truth.items():
+        item = got[str(Path(image).resolve())]
+        for key in ("patient_id", "laterality", "view", "pathology", "background_tissue"):
+            assert item[key] == expected[key], (image, key)
+        assert len(item["lesions"]) == len(expected["lesions"])
+        for lesion, truth_lesion in zip(item["lesions"], expected["lesions"]):
+            for key, value in truth_lesion.items():
+                assert lesion[key] == value, (image, key)
