@@ -21,8 +21,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from ..io import MammogramReadError, is_dicom_file, read_dicom_header
-from ..io.reader import DICOM_SUFFIXES
+from ..io import MammogramReadError, read_dicom_header, read_dicom_mammogram
+from ..io.files import find_dicom_files, pixel_data_looks_intact
 from .problems import ProblemLog
 from .schema import ensure_writable, make_item
 from .splits import split_by_patient
@@ -40,19 +40,6 @@ def patient_id_from_header(patient_id: str | None) -> str | None:
         return None
     match = _CBIS_PATIENT.match(patient_id.strip())
     return match.group(1) if match else patient_id.strip()
-
-
-def _candidate_files(root: Path) -> tuple[list[Path], int]:
-    """Files with a DICOM suffix or the DICOM preamble (DICOMDIR excluded), and how many others were skipped."""
-    files, skipped = [], 0
-    for dirpath, _, filenames in os.walk(root):
-        for name in filenames:
-            path = Path(dirpath, name)
-            if name != "DICOMDIR" and (path.suffix.lower() in DICOM_SUFFIXES or is_dicom_file(path)):
-                files.append(path)
-            else:
-                skipped += 1
-    return sorted(files), skipped
 
 
 def index_dicom_folder(
@@ -79,7 +66,8 @@ def index_dicom_folder(
         progress: show a progress bar.
 
     Problems (reported, the scan goes on): ``unreadable_dicom`` (not DICOM, truncated header),
-    ``not_mammography`` (another modality or a non-image object), ``not_2d`` (multi-frame, e.g.
+    ``not_mammography`` (another modality or a non-image object), ``unreadable_dicom`` also for pixel
+    data cut short (checked from the file's end, without decoding), ``not_2d`` (multi-frame, e.g.
     tomosynthesis), ``duplicate_instance`` (same SOP Instance UID twice; the first is kept),
     ``no_laterality`` / ``no_view`` (kept, but a transform will have to infer them from the image).
 
@@ -94,12 +82,12 @@ def index_dicom_folder(
     problems = ProblemLog()
     items, seen_sops = [], {}
     accepted = {m.upper() for m in modalities}
-    files, skipped = _candidate_files(root)
+    files, skipped = find_dicom_files(root)
     for path in tqdm(files, desc="DICOM headers", disable=not progress):
         try:
             meta = read_dicom_header(path)
         except (MammogramReadError, OSError) as e:
-            problems.add(path, "unreadable_dicom", str(e).removeprefix(f"{path}: "))
+            problems.add(path, "unreadable_dicom", getattr(e, "reason", None) or str(e))
             continue
         modality = (meta["modality"] or "").upper()
         body_part = (meta.get("body_part_examined") or "").upper()
@@ -114,6 +102,12 @@ def index_dicom_folder(
         if (meta.get("number_of_frames") or 1) > 1:
             problems.add(path, "not_2d", f"{meta['number_of_frames']} frames (tomosynthesis?)")
             continue
+        if not pixel_data_looks_intact(path, meta):  # suspicious from the file's end: decoding decides
+            try:
+                read_dicom_mammogram(path)
+            except MammogramReadError as e:
+                problems.add(path, "unreadable_dicom", e.reason)
+                continue
         sop = meta["sop_instance_uid"]
         if sop and sop in seen_sops:
             problems.add(path, "duplicate_instance", f"same SOP Instance UID as {seen_sops[sop]}")

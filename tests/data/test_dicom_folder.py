@@ -35,6 +35,8 @@ def test_hospital_folder(tmp_path):
     shutil.copy(root / "A" / "study1" / "LCC.dcm", root / "A" / "copy_of_LCC.dcm")
     tomo = write_dicom(root / "B" / "tomo.dcm", np.zeros((64, 48), np.uint16), PatientID="B", NumberOfFrames=3)
     (root / "B" / "broken.dcm").write_bytes(b"\0" * 128 + b"DICM" + b"\x02\x00garbage")
+    cut = write_dicom(root / "C" / "cut.dcm", arr, PatientID="C", ImageLaterality="L", ViewPosition="CC")
+    cut.write_bytes(cut.read_bytes()[:-100])
     (root / "README.txt").write_text("export notes")
     before = sorted(p.relative_to(root) for p in root.rglob("*"))
 
@@ -45,8 +47,9 @@ def test_hospital_folder(tmp_path):
     assert len(items) == 3 * 4 + 1 + 1  # 12 MG views, the suffix-less MG, the RG breast image
     assert all(i["pathology"] is None and i["lesions"] == [] for i in items)
     kinds = Counter(p.kind for p in result.problems)
-    assert kinds == {"not_mammography": 1, "duplicate_instance": 1, "not_2d": 1, "unreadable_dicom": 1,
+    assert kinds == {"not_mammography": 1, "duplicate_instance": 1, "not_2d": 1, "unreadable_dicom": 2,
                      "no_view": 1}
+    assert any(p.path == str(cut) and "truncated" in p.detail for p in result.problems)
     assert any(p.path == str(tomo) for p in result.problems)
     rg = next(i for i in items if i["image"] == str(ddsm))
     assert (rg["patient_id"], rg["laterality"], rg["view"], rg["modality"]) == ("D", "R", "CC", "RG")
