@@ -4,9 +4,10 @@ scikit-learn's ``StratifiedGroupKFold`` does patient-grouped stratification for 
 for arbitrary fractions such as 80/10/10, and can leave a split empty on small data. So the assignment
 here is written by hand (and kept short): patients are grouped by stratum (their worst pathology),
 shuffled within the stratum with the seed, then dealt one by one to the split that lags furthest
-behind its share. Each stratum is therefore spread over the splits in proportion, the split sizes in
-patients are exact to within one, and every split with a non-zero fraction gets a patient as soon as
-there are enough patients.
+behind its share. Each stratum is therefore spread over the splits in proportion and the split sizes
+in patients are exact to within one. On small data, a split with a non-zero fraction that would stay
+empty (10 patients, 5% validation) gets one patient from the largest split, so a validation or test
+split asked for is never silently empty while there are enough women to fill it.
 
 Example:
     >>> items = [{"patient_id": f"P{i // 2}", "pathology": "benign" if i % 4 else "malignant"}
@@ -90,6 +91,15 @@ def split_by_patient(
             name = max(shares, key=lambda s: shares[s] * dealt - assigned[s])
             assigned[name] += 1
             patient_split[patient] = name
+
+    for name in shares:  # small data: never leave a requested split empty if another can spare a woman
+        if shares[name] > 0 and assigned[name] == 0:
+            donor = max(shares, key=lambda s: assigned[s])
+            if assigned[donor] > 1:
+                moved = next(p for p in reversed(list(patient_split)) if patient_split[p] == donor)
+                patient_split[moved] = name
+                assigned[donor] -= 1
+                assigned[name] += 1
 
     parts: dict[str, list[Mapping[str, Any]]] = {name: [] for name in shares}
     for item in items:

@@ -55,6 +55,11 @@ def test_small_data_still_fills_every_split():
     items = _items(10)
     parts = split_by_patient(items, {"training": 0.8, "validation": 0.1, "test": 0.1})
     assert all(parts.values())
+    three = split_by_patient(_items(3), {"training": 0.9, "validation": 0.1})
+    assert {k: len({i["patient_id"] for i in v}) for k, v in three.items()} == {"training": 2, "validation": 1}
+    one = split_by_patient(_items(1), {"training": 0.9, "validation": 0.1})
+    assert not one["validation"] and patient_overlaps(one) == {}
+    assert split_by_patient(_items(4), {"training": 1.0, "test": 0.0})["test"] == []
 
 
 def test_overlap_detection():
