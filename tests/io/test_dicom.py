@@ -243,3 +243,49 @@ def test_real_ddsm_jpeg2000_rg(shared_dicom):
     assert meta["window"] == [2047.0, 4095.0]
     windowed, meta = read_dicom_mammogram(shared_dicom / "nema-wg04" / "MG1_J2KI.dcm", apply_voi_lut=True)
     assert meta["voi_applied"] == "window" and windowed.dtype == np.float32
+
+
+# --- real public test files (pydicom-data, a dev dependency): JPEG lossless, CR MONOCHROME1, LUT sequences
+
+
+@pytest.fixture(scope="module")
+def pydicom_data():
+    try:
+        import data_store
+    except ImportError:
+        pytest.skip("pydicom-data is not installed (pip install -e '.[dev]')")
+    from pathlib import Path
+
+    return Path(data_store.__file__).parent / "data"
+
+
+@pytest.mark.parametrize("name", ["JPEG-LL.dcm", "JPGLosslessP14SV1_1s_1f_8b.dcm"])
+def test_real_jpeg_lossless(pydicom_data, name):
+    arr, meta = read_dicom_mammogram(pydicom_data / name)
+    assert meta["decoder"] == "pylibjpeg"
+    np.testing.assert_array_equal(arr, pydicom.dcmread(pydicom_data / name).pixel_array)
+
+
+def test_real_monochrome1_cr(pydicom_data):
+    """Real CR MONOCHROME1 (15 bits stored), uncompressed and JPEG 2000 lossless: inverted within 0..32767."""
+    raw = pydicom.dcmread(pydicom_data / "RG1_UNCR.dcm").pixel_array
+    for name in ("RG1_UNCR.dcm", "RG1_J2KR.dcm"):
+        arr, meta = read_dicom_mammogram(pydicom_data / name)
+        assert meta["monochrome1_inverted"] and meta["value_range"] == [0.0, 32767.0]
+        assert arr.dtype == raw.dtype
+        np.testing.assert_array_equal(arr, 32767 - raw)
+
+
+def test_real_voi_and_modality_lut_sequences(pydicom_data):
+    from pydicom.pixels import apply_modality_lut
+    from pydicom.pixels import apply_voi_lut as reference_voi
+
+    ds = pydicom.dcmread(pydicom_data / "vlut_04.dcm")
+    arr, meta = read_dicom_mammogram(pydicom_data / "vlut_04.dcm", apply_voi_lut=True)
+    assert meta["voi_applied"] == "voi_lut"
+    np.testing.assert_array_equal(arr, reference_voi(ds.pixel_array, ds).astype(np.float32))
+    ds = pydicom.dcmread(pydicom_data / "mlut_18.dcm")
+    arr, meta = read_dicom_mammogram(pydicom_data / "mlut_18.dcm")
+    np.testing.assert_array_equal(arr, apply_modality_lut(ds.pixel_array, ds))
+    bits = ds.ModalityLUTSequence[0].LUTDescriptor[2]
+    assert meta["value_range"] == [0.0, float(2**bits - 1)]
