@@ -43,6 +43,7 @@ class MetaKeys:
     VIEW = "view"  # "CC" | "MLO" | "ML" | ... | None
     PIXEL_SPACING = "pixel_spacing"  # [row mm, col mm] or None
     PIXEL_SPACING_SOURCE = "pixel_spacing_source"  # the attribute it came from
+    PATIENT_ORIENTATION = "patient_orientation"  # [row direction, column direction], e.g. ["A", "FR"], or None
     PHOTOMETRIC = "photometric_interpretation"
     BITS_STORED = "bits_stored"
     WINDOW = "window"  # [center, width] of the first window in the file, or None
@@ -153,6 +154,16 @@ def pixel_spacing_from_header(ds: Dataset) -> tuple[list[float] | None, str | No
     return None, None
 
 
+def _patient_orientation(ds: Dataset) -> list[str] | None:
+    """PatientOrientation as ``[row direction, column direction]`` when it holds two direction codes
+    (``A``/``P``/``R``/``L``/``H``/``F`` combinations); CBIS-DDSM's ``"CC"`` is a view, not a direction."""
+    value = ds.get("PatientOrientation")
+    if value is None or isinstance(value, str) or len(value) != 2:
+        return None
+    parts = [str(v).strip().upper() for v in value]
+    return parts if all(p and set(p) <= set("APRLHF") for p in parts) else None
+
+
 def _first_window(ds: Dataset) -> list[float] | None:
     center, width = ds.get("WindowCenter"), ds.get("WindowWidth")
     if center is None or width is None:
@@ -178,6 +189,7 @@ def dicom_metadata(ds: Dataset) -> dict[str, Any]:
         MetaKeys.MODALITY: _text(ds, "Modality") or None,
         MetaKeys.LATERALITY: laterality_from_header(ds),
         MetaKeys.VIEW: view_from_header(ds),
+        MetaKeys.PATIENT_ORIENTATION: _patient_orientation(ds),
         MetaKeys.PIXEL_SPACING: spacing,
         MetaKeys.PIXEL_SPACING_SOURCE: spacing_source,
         MetaKeys.PHOTOMETRIC: _text(ds, "PhotometricInterpretation") or None,
