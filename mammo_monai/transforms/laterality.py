@@ -46,20 +46,45 @@ __all__ = ["NormalizeLaterality", "NormalizeLateralityd", "chest_wall_side", "ch
 DEFAULT_CONVENTION = {"L": "left", "R": "right"}
 
 
-def chest_wall_side_from_image(img: Any, strip: float = 0.08) -> str:
-    """``"left"`` or ``"right"``: the vertical edge strip (``strip`` of the width) holding more tissue.
+def chest_wall_side_from_image(img: Any, mask: Any = None, strip: float = 0.2) -> str:
+    """``"left"`` or ``"right"``: the side of the breast's bounding box where the breast is tallest.
 
-    Tissue is what lies above the midpoint between the image's 5th and 95th percentiles, measured on a
-    subsample of about 256 rows; film labels are small next to the breast's contact with the chest wall.
+    The breast is widest (in rows) where it meets the chest wall and narrows to the nipple, and this
+    holds whether or not the film was padded (mini-MIAS pads its films, so the chest wall is often
+    hundreds of pixels from the image edge, and film-edge strips make the edges themselves unreliable).
+    ``mask`` (non-zero = breast, same grid) is used when given; otherwise a coarse one is made on a
+    subsample of about 256 rows: pixels above the midpoint of the 5th and 95th percentiles, largest
+    connected component. The tissue in the ``strip`` fraction at each end of its bounding box is compared.
+
+    Measured without a mask: right on the 4 CBIS-DDSM views and the DDSM image, and on 208 of the 216
+    mini-MIAS films; the 8 misses are large breasts that fill the film, joined by bright film-edge strips
+    (mdb145-148, 151, 152, 261, 274). That is why the header (laterality) is used first.
     """
-    arr = np.asarray(img.detach().cpu() if isinstance(img, torch.Tensor) else img, dtype=np.float32)
-    arr = arr.reshape(arr.shape[-2:]) if arr.ndim == 3 else arr
+    from scipy import ndimage
+
+    def _plane(x: Any) -> np.ndarray:
+        arr = np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x, dtype=np.float32)
+        return arr.reshape(arr.shape[-2:])
+
+    arr = _plane(img)
     step = max(1, arr.shape[0] // 256)
-    small = arr[::step, ::step]
-    low, high = np.percentile(small, (5, 95))
-    tissue = small > (low + high) / 2
-    width = max(1, round(tissue.shape[1] * strip))
-    return "left" if tissue[:, :width].sum() >= tissue[:, -width:].sum() else "right"
+    if mask is not None:
+        tissue = _plane(mask)[::step, ::step] > 0
+    else:
+        small = arr[::step, ::step]
+        low, high = np.percentile(small, (5, 95))
+        labels, count = ndimage.label(small > (low + high) / 2)
+        if count == 0:
+            return "left"
+        sizes = np.bincount(labels.ravel())
+        sizes[0] = 0
+        tissue = labels == int(sizes.argmax())
+    cols = np.nonzero(tissue.any(axis=0))[0]
+    if cols.size == 0:
+        return "left"
+    c0, c1 = int(cols[0]), int(cols[-1]) + 1
+    width = max(1, round((c1 - c0) * strip))
+    return "left" if tissue[:, c0:c0 + width].sum() >= tissue[:, c1 - width:c1].sum() else "right"
 
 
 def chest_wall_side(
