@@ -18,10 +18,10 @@ header and the pixels can be found. The flip is MONAI's ``Flip`` and is recorded
 
 Example:
     >>> import torch
-    >>> img = torch.zeros(1, 8, 6); img[:, :, 4:] = 1.0          # tissue against the right edge
-    >>> out = NormalizeLaterality()(img, laterality=None)
-    >>> out[0, 0].tolist(), out.meta["chest_wall_side"]
-    ([1.0, 1.0, 0.0, 0.0, 0.0, 0.0], 'right')
+    >>> img = torch.zeros(1, 8, 6); img[:, :, 4:] = 1.0          # a right breast, stored like CBIS-DDSM
+    >>> out = NormalizeLaterality()(img, laterality="R")
+    >>> out[0, 0].tolist(), out.meta["chest_wall_side"], out.meta["chest_wall_side_source"]
+    ([1.0, 1.0, 0.0, 0.0, 0.0, 0.0], 'right', 'laterality')
 """
 
 from __future__ import annotations
