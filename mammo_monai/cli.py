@@ -6,6 +6,7 @@
     mammo-monai restructure cbis_ddsm ROOT OUT [--mode copy] [--dry_run]
     mammo-monai synth cbis_ddsm OUT --n_patients N --seed S
     mammo-monai synth mias OUT
+    mammo-monai eval segmentation --pred DIR_OR_DATALIST --label DATALIST --out DIR
     mammo-monai info FILE
     mammo-monai demo [--out DIR]
 
@@ -82,6 +83,20 @@ class Restructure:
             print(f"  {problem}")
 
 
+class Eval:
+    """Evaluate predictions against a datalist: metrics, bootstrap CIs resampled by patient, reports, plots."""
+
+    def segmentation(self, pred: str, label: str, out: str, split: str = "test", threshold: float = 0.5,
+                     spacing: float | None = None, n_resamples: int = 2000, seed: int = 0, overlays: int = 4,
+                     overwrite: bool = False) -> None:
+        """Dice, IoU, HD95 per image + summary with 95% CIs; PRED is a mask folder or a datalist with 'pred'."""
+        from .evaluation import evaluate_segmentation, format_segmentation_summary
+
+        report = evaluate_segmentation(pred, label, out, split=split, threshold=threshold, spacing=spacing,
+                                       n_resamples=n_resamples, seed=seed, overlays=overlays, overwrite=overwrite)
+        print(format_segmentation_summary(report))
+
+
 class Synth:
     """Write small synthetic datasets shaped like the real downloads (for tests, demos, smoke runs)."""
 
@@ -110,6 +125,7 @@ class Cli:
         self.index = Index()
         self.restructure = Restructure()
         self.synth = Synth()
+        self.eval = Eval()
 
     def info(self, path: str, apply_voi_lut: bool = False) -> None:
         """Decode one mammogram and print its metadata, shape and pixel range."""

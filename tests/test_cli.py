@@ -43,3 +43,27 @@ def test_info_and_errors(tmp_path, capsys):
     assert main(["info", str(tmp_path / "bad.dcm")]) == 2
     assert "bad.dcm: not a DICOM file" in capsys.readouterr().err
     assert main(["info", str(tmp_path / "missing.dcm")]) == 2
+
+
+def test_eval_segmentation(tmp_path):
+    from mammo_monai.data.schema import make_item, write_datalist
+
+    items = []
+    for n in range(4):
+        image = tmp_path / f"img{n}.png"
+        Image.fromarray(np.full((40, 30), 100, np.uint8)).save(image)
+        mask = np.zeros((40, 30), np.uint8)
+        mask[10:20, 5:15] = 1
+        Image.fromarray(mask).save(tmp_path / f"img{n}_mask.png")
+        pred = np.zeros((40, 30), np.uint8)
+        pred[10:20, 5:15 - n] = 255
+        (tmp_path / "pred").mkdir(exist_ok=True)
+        Image.fromarray(pred).save(tmp_path / "pred" / f"img{n}_seg.png")
+        items.append(make_item(image, f"P{n // 2}", "L", "CC", label=tmp_path / f"img{n}_mask.png"))
+    write_datalist({"test": items}, tmp_path / "d.json")
+    done = _run("eval", "segmentation", "--pred", str(tmp_path / "pred"), "--label", str(tmp_path / "d.json"),
+                "--out", str(tmp_path / "report"), "--n_resamples", "200")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((tmp_path / "report" / "segmentation_summary.json").read_text())
+    assert summary and (tmp_path / "report" / "segmentation_metrics.csv").is_file()
+    assert "dice" in done.stdout.lower()
