@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from pydicom import uid
 
-__all__ = ["DECODER_PREFERENCE", "PACKAGES_FOR_SYNTAX", "available_decoders", "select_decoder"]
+__all__ = ["DECODER_PREFERENCE", "PACKAGES_FOR_SYNTAX", "V2_HANDLER_NAMES", "available_decoders", "select_decoder"]
 
 _JPEG_LOSSY = (uid.JPEGBaseline8Bit, uid.JPEGExtended12Bit)
 _JPEG_LOSSLESS = (uid.JPEGLossless, uid.JPEGLosslessSV1)
@@ -53,16 +53,39 @@ PACKAGES_FOR_SYNTAX.update(dict.fromkeys(_J2K + _HTJ2K, "pylibjpeg + pylibjpeg-o
 
 try:
     from pydicom.pixels import get_decoder
-except ImportError:  # pydicom < 3: handlers are chosen by pydicom.config.pixel_data_handlers
+except ImportError:  # pydicom < 3: handlers live in pydicom.config.pixel_data_handlers
     get_decoder = None
+
+#: pydicom 2 handler module -> the pydicom 3 plugin name used here (and back, for ``convert_pixel_data``).
+_V2_HANDLERS = {
+    "pylibjpeg_handler": "pylibjpeg",
+    "rle_handler": "pydicom",
+    "gdcm_handler": "gdcm",
+    "pillow_handler": "pillow",
+    "jpeg_ls_handler": "pyjpegls",
+}
+V2_HANDLER_NAMES = {"pylibjpeg": "pylibjpeg", "pydicom": "rle", "gdcm": "gdcm", "pillow": "pillow",
+                    "pyjpegls": "jpeg_ls"}
 
 
 def available_decoders(transfer_syntax: str) -> tuple[str, ...]:
-    """Names of the pydicom (>= 3) decoding plugins installed for ``transfer_syntax`` (empty when none)."""
+    """Names of the installed decoding plugins for ``transfer_syntax`` (pydicom 3 plugin names; on pydicom 2
+    its handlers, under the same names). Empty when none."""
+    ts = uid.UID(transfer_syntax)
     if get_decoder is None:
-        return ()
+        import pydicom.config
+
+        names = []
+        for handler in pydicom.config.pixel_data_handlers:
+            name = _V2_HANDLERS.get(handler.__name__.rsplit(".", 1)[-1])
+            try:
+                if name and handler.is_available() and handler.supports_transfer_syntax(ts):
+                    names.append(name)
+            except Exception:  # a half-installed handler must not break the choice
+                continue
+        return tuple(names)
     try:
-        decoder = get_decoder(uid.UID(transfer_syntax))
+        decoder = get_decoder(ts)
     except NotImplementedError:
         return ()
     return tuple(decoder.available_plugins)
@@ -75,7 +98,7 @@ def select_decoder(transfer_syntax: str) -> str | None:
     a plugin (pydicom then picks). Raises ``LookupError`` when no installed plugin decodes the syntax.
     """
     ts = uid.UID(transfer_syntax)
-    if not ts.is_compressed or get_decoder is None:
+    if not ts.is_compressed:
         return None
     installed = available_decoders(ts)
     for name in DECODER_PREFERENCE.get(ts, ()):

@@ -29,7 +29,7 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
-from .decoders import select_decoder
+from .decoders import V2_HANDLER_NAMES, select_decoder
 from .errors import (
     CorruptPixelDataError,
     MammogramReadError,
@@ -149,7 +149,8 @@ def _decode(ds: Dataset, path: Path, decoding_plugin: str | None) -> tuple[np.nd
         try:
             if _pixel_array is not None:
                 arr = _pixel_array(ds, decoding_plugin=plugin or "")
-            else:  # pydicom 2.x picks its handler from pydicom.config.pixel_data_handlers
+            else:  # pydicom 2.x: the same choice through its handler names
+                ds.convert_pixel_data(handler_name=V2_HANDLER_NAMES.get(plugin, "") if plugin else "")
                 arr = ds.pixel_array
         except Exception as e:
             errors.append(f"{plugin or 'any installed plugin'}: {type(e).__name__}: {e}")

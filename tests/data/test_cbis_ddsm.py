@@ -27,6 +27,7 @@ from mammo_monai.data.cbis_ddsm import (
 from mammo_monai.data.schema import load_datalist
 from mammo_monai.data.splits import assert_patient_disjoint
 from mammo_monai.data.synthetic import synthesize_cbis_ddsm
+from mammo_monai.io.compat import save_dataset
 
 LAYOUTS = ("tcia", "descriptive")
 ITEM_KEYS = ("image", "patient_id", "laterality", "view", "pathology", "alt_images")
@@ -62,10 +63,16 @@ def _rewrite(path: Path, arr: np.ndarray, **attributes) -> None:
     """Replace a DICOM's pixels (uncompressed afterwards), keeping its UIDs unless ``attributes`` change them."""
     ds = pydicom.dcmread(path)
     bits = 8 if arr.dtype == np.uint8 else 16
-    ds.set_pixel_data(arr, photometric_interpretation="MONOCHROME2", bits_stored=bits)
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    ds.Rows, ds.Columns = arr.shape
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated = ds.BitsStored = bits
+    ds.HighBit = bits - 1
+    ds.PixelData = np.ascontiguousarray(arr).tobytes()
+    ds["PixelData"].VR = "OB" if bits == 8 else "OW"
     for key, value in attributes.items():
         setattr(ds, key, value)
-    ds.save_as(path)
+    save_dataset(ds, path)
 
 
 def _truncate(path: Path, keep: float = 0.6) -> None:

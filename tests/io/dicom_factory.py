@@ -9,6 +9,8 @@ import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
+from mammo_monai.io.compat import compress_dataset, save_dataset
+
 PYDICOM_TEST_FILES = Path(pydicom.__file__).parent / "data" / "test_files"
 
 
@@ -37,9 +39,9 @@ def write_dicom(path: Path, arr: np.ndarray, transfer_syntax=ExplicitVRLittleEnd
         setattr(ds, keyword, value)
     ds.PixelData = np.ascontiguousarray(arr).tobytes()
     if transfer_syntax != ExplicitVRLittleEndian:
-        ds.compress(transfer_syntax, arr)
+        compress_dataset(ds, transfer_syntax, arr)
     path.parent.mkdir(parents=True, exist_ok=True)
-    ds.save_as(path, enforce_file_format=True)
+    save_dataset(ds, path)
     return path
 
 

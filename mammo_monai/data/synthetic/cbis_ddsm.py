@@ -61,6 +61,7 @@ from pydicom.uid import ExplicitVRLittleEndian, RLELossless, SecondaryCaptureIma
 from mammo_monai.data.geometry import lesion_geometry_from_mask
 from mammo_monai.data.schema import make_item, make_lesion, write_datalist
 from mammo_monai.data.synthetic.anatomy import LesionSpec, render_mammogram, to_uint16
+from mammo_monai.io.compat import compress_dataset, save_dataset
 
 __all__ = ["CALC_COLUMNS", "CSV_NAMES", "MASS_COLUMNS", "synthesize_cbis_ddsm"]
 
@@ -377,7 +378,7 @@ def _write_dicom(
     ds.SmallestImagePixelValue = int(arr.min())
     ds.LargestImagePixelValue = int(arr.max())
     if rle:
-        ds.compress(RLELossless, arr, generate_instance_uid=False)
+        compress_dataset(ds, RLELossless, arr)
     else:
         data = np.ascontiguousarray(arr).astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
         if len(data) % 2:
@@ -385,7 +386,7 @@ def _write_dicom(
         ds.PixelData = data
         ds["PixelData"].VR = "OW" if bits == 16 else "OB"
     path.parent.mkdir(parents=True, exist_ok=True)
-    ds.save_as(path, enforce_file_format=True)
+    save_dataset(ds, path)
 
 
 # --------------------------------------------------------------------------------------------------- output dir

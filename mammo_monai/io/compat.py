@@ -1,0 +1,47 @@
+"""The few pydicom calls whose names changed between pydicom 2.4 and 3 (MONAI Label still needs ``pydicom<3``).
+
+Example:
+    >>> isinstance(PYDICOM_MAJOR, int)
+    True
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+
+__all__ = ["PYDICOM_MAJOR", "compress_dataset", "encoder_available", "save_dataset"]
+
+PYDICOM_MAJOR = int(pydicom.__version__.split(".")[0])
+
+
+def save_dataset(ds: Dataset, path: str | os.PathLike) -> None:
+    """Write ``ds`` as a DICOM Part 10 file (preamble + file meta), on pydicom 2 and 3."""
+    if PYDICOM_MAJOR >= 3:
+        ds.save_as(path, enforce_file_format=True)
+    else:
+        ds.save_as(path, write_like_original=False)
+
+
+def compress_dataset(ds: Dataset, transfer_syntax: str, arr: np.ndarray, **kwargs: Any) -> None:
+    """``Dataset.compress`` (RLE, JPEG-LS, JPEG 2000 with the installed encoders) on pydicom 2 and 3."""
+    if PYDICOM_MAJOR >= 3:
+        ds.compress(transfer_syntax, arr, generate_instance_uid=False, **kwargs)
+    else:
+        ds.compress(transfer_syntax, arr, **kwargs)
+
+
+def encoder_available(transfer_syntax: str) -> bool:
+    """Whether an installed encoder writes ``transfer_syntax``."""
+    try:
+        if PYDICOM_MAJOR >= 3:
+            from pydicom.pixels import get_encoder
+        else:
+            from pydicom.encoders import get_encoder
+        return bool(get_encoder(transfer_syntax).is_available)
+    except (ImportError, NotImplementedError):
+        return False
