@@ -4,7 +4,8 @@ pydicom ships several decoding plugins per compressed transfer syntax and, left 
 its own order (for RLE its pure-numpy decoder comes first). Measured here on a 16-bit 4000x3000 CBIS-DDSM
 RLE mammogram, pydicom's own RLE decoder took 646 ms and pylibjpeg-rle 64 ms, so we rank plugins by
 speed (``scripts/bench/bench_dicom_read.py`` re-measures) and fall back down the list to whatever is
-installed:
+installed (single-frame greyscale RLE even goes to pylibjpeg-rle directly, see
+``mammo_monai.io.dicom._decode_rle_direct``):
 
 =====================  ====================================================================
 transfer syntax         preferred plugins, fastest first

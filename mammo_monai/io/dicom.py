@@ -131,6 +131,37 @@ def value_range(ds: Dataset) -> tuple[float, float]:
     return lo, hi
 
 
+def _decode_rle_direct(ds: Dataset) -> np.ndarray | None:
+    """Single-frame greyscale RLE straight through pylibjpeg-rle, skipping pydicom's pixel pipeline.
+
+    Measured on the 4432 x 2864 CBIS-DDSM RLE mammograms: pydicom's ``pixel_array`` with the same
+    pylibjpeg-rle plugin spends about 10 ms (of ~48) re-buffering and reshaping around the 35-38 ms decode;
+    calling the decoder on the frame and viewing its output as the array removes that. ``None`` when the
+    file is not a case this handles (the caller then uses pydicom).
+    """
+    if int(ds.get("NumberOfFrames", 1) or 1) != 1 or int(ds.get("SamplesPerPixel", 1)) != 1:
+        return None
+    bits = int(ds.get("BitsAllocated", 0))
+    if bits not in (8, 16):
+        return None
+    try:
+        from rle.utils import decode_frame
+    except ImportError:
+        return None
+    try:
+        from pydicom.encaps import generate_frames
+
+        frame = next(generate_frames(ds.PixelData, number_of_frames=1))
+    except ImportError:  # pydicom 2
+        from pydicom.encaps import generate_pixel_data_frame
+
+        frame = next(generate_pixel_data_frame(ds.PixelData, 1))
+    rows, cols = int(ds.Rows), int(ds.Columns)
+    dtype = np.dtype(f"<{'i' if int(ds.get('PixelRepresentation', 0)) else 'u'}{bits // 8}")
+    buffer = decode_frame(frame, rows * cols, bits, "<")
+    return np.frombuffer(buffer, dtype=dtype).reshape(rows, cols)
+
+
 def _decode(ds: Dataset, path: Path, decoding_plugin: str | None) -> tuple[np.ndarray, str]:
     """Decode with the requested or fastest plugin; when the automatically chosen one fails (some encoders
     write streams one library rejects and another accepts), retry with every installed plugin."""
@@ -145,6 +176,14 @@ def _decode(ds: Dataset, path: Path, decoding_plugin: str | None) -> tuple[np.nd
             raise UnsupportedTransferSyntaxError(path, str(e)) from None
     attempts = [decoding_plugin] if forced or not decoding_plugin else [decoding_plugin, None]
     errors = []
+    if transfer_syntax == pydicom.uid.RLELossless and decoding_plugin == "pylibjpeg":
+        try:
+            arr = _decode_rle_direct(ds)
+        except Exception as e:  # a damaged stream: pydicom's path below reports it (or decodes what it can)
+            errors.append(f"pylibjpeg-rle: {type(e).__name__}: {e}")
+            arr = None
+        if arr is not None:
+            return arr, "pylibjpeg"
     for plugin in attempts:
         try:
             if _pixel_array is not None:

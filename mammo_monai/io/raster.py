@@ -44,7 +44,7 @@ def read_raster_mammogram(path: str | os.PathLike) -> tuple[np.ndarray, dict[str
                 raise MammogramReadError(path, f"colour image (PIL mode {mode}): a mammogram must be greyscale")
             if mode == "P":
                 img = img.convert("L")
-            arr = np.asarray(img)
+            arr = np.array(img)  # a writable copy (torch refuses read-only buffers)
     except UnidentifiedImageError as e:
         raise MammogramReadError(path, "not an image file PIL can read") from e
     except (OSError, SyntaxError) as e:

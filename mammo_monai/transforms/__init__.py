@@ -1,1 +1,76 @@
-"""Mammography transforms in MONAI style (array + dictionary twins), and the ready-made pipelines."""
+"""Mammography transforms in MONAI style (array + dictionary twins), and the ready-made pipelines.
+
+Every class is usable from a bundle config by its import path, e.g.
+``{"_target_": "mammo_monai.transforms.BreastRegionCropd", "keys": ["image", "label"]}``.
+"""
+
+from .augment import mammography_train_augmentations, mammography_train_augmentations_config
+from .breast import (
+    BreastMask,
+    BreastMaskd,
+    BreastRegionCropd,
+    SuppressOutsideBreastd,
+    breast_box,
+    breast_mask_small,
+)
+from .contrast import CLAHE, CLAHEd
+from .intensity import IntensityWindow, IntensityWindowd, window_from_meta
+from .laterality import NormalizeLaterality, NormalizeLateralityd, chest_wall_side, chest_wall_side_from_image
+from .lesions import LesionMask, LesionMaskd, LesionRegion, check_original_grid, lesion_class, lesion_regions
+from .patches import PatchCenterSets, RandLesionPatchesd, mask_lesion_regions, patch_center_sets
+from .pipelines import (
+    full_mammogram_config,
+    full_mammogram_transforms,
+    instantiate_transforms,
+    lesion_crop_config,
+    lesion_crop_transforms,
+    patch_config,
+    patch_transforms,
+)
+from .spatial import LesionCropd, ResampleToSpacingd, SetPixelSpacingd, lesion_crop_box
+from .utils import BREAST_MASK_KEY, CHEST_WALL_SIDE, item_laterality, item_view
+
+__all__ = [
+    "BREAST_MASK_KEY",
+    "CHEST_WALL_SIDE",
+    "CLAHE",
+    "BreastMask",
+    "BreastMaskd",
+    "BreastRegionCropd",
+    "CLAHEd",
+    "IntensityWindow",
+    "IntensityWindowd",
+    "LesionCropd",
+    "LesionMask",
+    "LesionMaskd",
+    "LesionRegion",
+    "NormalizeLaterality",
+    "NormalizeLateralityd",
+    "PatchCenterSets",
+    "RandLesionPatchesd",
+    "ResampleToSpacingd",
+    "SetPixelSpacingd",
+    "SuppressOutsideBreastd",
+    "breast_box",
+    "breast_mask_small",
+    "check_original_grid",
+    "chest_wall_side",
+    "chest_wall_side_from_image",
+    "full_mammogram_config",
+    "full_mammogram_transforms",
+    "instantiate_transforms",
+    "item_laterality",
+    "item_view",
+    "lesion_class",
+    "lesion_crop_box",
+    "lesion_crop_config",
+    "lesion_crop_transforms",
+    "lesion_regions",
+    "mammography_train_augmentations",
+    "mammography_train_augmentations_config",
+    "mask_lesion_regions",
+    "patch_center_sets",
+    "patch_config",
+    "patch_transforms",
+    "window_from_meta",
+]

@@ -1,0 +1,90 @@
+"""Benchmark: the full-mammogram pipeline to a 1024-px tensor against the bare decode of the same file.
+
+For each real CBIS-DDSM RLE mammogram (16-bit, ~4500x2900) in ../shared/data/dicom/cbis-ddsm it times,
+median of --repeats runs after a warm-up, in one process:
+
+- ``decode``    ``pydicom.dcmread(path).pixel_array`` (the bare decode: the baseline)
+- ``pipeline``  ``mammo_monai.transforms.full_mammogram_transforms(spatial_size=1024)`` on
+                ``{"image": path, "laterality": ...}``: load (decode included), breast mask, crop, resize,
+                laterality, suppression outside the breast, windowing, padding — everything up to the tensor
+
+and prints ``pipeline / decode`` per file and overall (target <= 1.5), plus the time of every step on the
+first file (``--steps``).
+
+    .venv/bin/python scripts/bench/bench_pipeline.py [--repeats 5] [--size 1024] [--threads 2] [--steps]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _median_seconds(fn: Callable[[], object], repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "dicom" / "cbis-ddsm")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--size", type=int, default=1024)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (CI machines have 2 cores)")
+    parser.add_argument("--steps", action="store_true", help="also time each transform on the first file")
+    args = parser.parse_args()
+    files = sorted(args.data.glob("*.dcm"))
+    if not files:
+        print(f"no DICOM files in {args.data}", file=sys.stderr)
+        return 1
+
+    logging.getLogger("monai").setLevel(logging.ERROR)
+    import pydicom
+    import torch
+
+    from mammo_monai.transforms import full_mammogram_transforms
+
+    torch.set_num_threads(args.threads)
+    pipeline = full_mammogram_transforms(spatial_size=args.size, label_key=None)
+    print(f"{'file':<34} {'decode ms':>10} {'pipeline ms':>12} {'ratio':>6}  output")
+    total_decode = total_pipeline = 0.0
+    for path in files:
+        item = {"image": str(path), "laterality": "R" if "RIGHT" in path.name else "L"}
+        decode = _median_seconds(lambda p=path: pydicom.dcmread(p).pixel_array, args.repeats)
+        run = _median_seconds(lambda i=item: pipeline(dict(i)), args.repeats)
+        out = pipeline(dict(item))["image"]
+        total_decode += decode
+        total_pipeline += run
+        print(f"{path.name:<34} {decode * 1e3:10.1f} {run * 1e3:12.1f} {run / decode:6.2f}  "
+              f"{tuple(out.shape)} {out.dtype} [{float(out.min()):.2f}, {float(out.max()):.2f}]")
+    print(f"{'all files':<34} {total_decode * 1e3:10.1f} {total_pipeline * 1e3:12.1f} "
+          f"{total_pipeline / total_decode:6.2f}")
+    print(f"\nratio pipeline (to a {args.size}-px tensor) / bare decode: {total_pipeline / total_decode:.2f}x "
+          f"(target <= 1.5x)")
+
+    if args.steps:
+        item = {"image": str(files[0]), "laterality": "R" if "RIGHT" in files[0].name else "L"}
+        print(f"\nsteps on {files[0].name} (median of {args.repeats}):")
+        data = dict(item)
+        for transform in pipeline.transforms:
+            before = data
+            seconds = _median_seconds(lambda t=transform, b=before: t(dict(b)), args.repeats)
+            data = transform(dict(before))
+            print(f"  {type(transform).__name__:<28} {seconds * 1e3:8.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
