@@ -18,6 +18,7 @@ from .intensity import IntensityWindow, IntensityWindowd, window_from_meta
 from .laterality import NormalizeLaterality, NormalizeLateralityd, chest_wall_side, chest_wall_side_from_image
 from .lesions import LesionMask, LesionMaskd, LesionRegion, check_original_grid, lesion_class, lesion_regions
 from .patches import PatchCenterSets, RandLesionPatchesd, mask_lesion_regions, patch_center_sets
+from .pectoral import PectoralMuscleMask, RemovePectoralMuscled, pectoral_line_mask
 from .pipelines import (
     full_mammogram_config,
     full_mammogram_transforms,
@@ -47,7 +48,9 @@ __all__ = [
     "NormalizeLaterality",
     "NormalizeLateralityd",
     "PatchCenterSets",
+    "PectoralMuscleMask",
     "RandLesionPatchesd",
+    "RemovePectoralMuscled",
     "ResampleToSpacingd",
     "SetPixelSpacingd",
     "SuppressOutsideBreastd",
@@ -72,5 +75,6 @@ __all__ = [
     "patch_center_sets",
     "patch_config",
     "patch_transforms",
+    "pectoral_line_mask",
     "window_from_meta",
 ]

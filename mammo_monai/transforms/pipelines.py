@@ -9,9 +9,10 @@ arguments (a test keeps them equal).
 - :func:`full_mammogram_transforms` (segmentation, detection, whole-image classification): load, crop to
   the breast (found on a subsampled copy), resize (longest side ``spatial_size``, aspect kept, area
   averaging; masks back to 0/1), laterality normalisation (chest wall left), breast mask, suppression of
-  labels/tape outside it, breast-region windowing to ``[0, 1]``, optional CLAHE, pad to a square at the
-  bottom/right (the chest wall stays at column 0), training augmentations. The order is chosen for speed:
-  everything after the crop and resize works on the small image.
+  labels/tape outside it, optional pectoral-muscle removal on MLO views, breast-region windowing to
+  ``[0, 1]``, optional CLAHE, pad to a square at the bottom/right (the chest wall stays at column 0),
+  training augmentations. The order is chosen for speed: everything after the crop and resize works on
+  the small image.
   Every geometric step is invertible: ``monai.transforms.Invertd`` maps a prediction back to the
   original DICOM pixel grid.
 - :func:`lesion_crop_transforms` (lesion classification): a square crop around one lesion (the item's
@@ -75,6 +76,7 @@ def full_mammogram_config(
     label_from_lesions: Sequence[str] | None = None,
     crop_margin: float = 0.02,
     suppress_outside_breast: bool = True,
+    remove_pectoral: bool = False,
     clahe: bool = False,
     train: bool = False,
     augment: Mapping[str, Any] | None = None,
@@ -102,6 +104,9 @@ def full_mammogram_config(
     if suppress_outside_breast:
         config.append({"_target_": "mammo_monai.transforms.SuppressOutsideBreastd", "keys": image_key,
                        "mask_key": BREAST_MASK_KEY})
+    if remove_pectoral:
+        config.append({"_target_": "mammo_monai.transforms.RemovePectoralMuscled", "keys": image_key,
+                       "image_key": image_key, "mask_key": BREAST_MASK_KEY})
     config.append({"_target_": "mammo_monai.transforms.IntensityWindowd", "keys": image_key, "mode": window_mode,
                    "percentiles": list(percentiles), "mask_key": BREAST_MASK_KEY})
     if clahe:
@@ -127,7 +132,7 @@ def full_mammogram_transforms(**kwargs: Any) -> Compose:
         label_from_lesions: draw the label from the item's ``lesions`` when it has no mask file
             (a list of lesion types, ``[]`` for all; ``None``: never).
         crop_margin: breast crop margin as a fraction of the breast box.
-        suppress_outside_breast, clahe: optional steps.
+        suppress_outside_breast, remove_pectoral (MLO views only), clahe: optional steps.
         train, augment: append :func:`~mammo_monai.transforms.augment.mammography_train_augmentations`
             (``augment`` overrides its arguments; rotation defaults to +-10 degrees here).
 

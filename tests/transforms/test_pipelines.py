@@ -124,3 +124,10 @@ def test_patch_pipeline(synthetic_items):
     assert {int(p["patch_label"]) for p in patches} <= {0, 1, 2}
     whole = mt.patch_transforms(default_spacing=0.1, pixdim=0.2, train=False)(dict(item))
     assert whole["image"].ndim == 3 and whole["lesion_mask"].shape == whole["image"].shape
+
+
+def test_optional_steps(synthetic_items):
+    item = next(i for i in synthetic_items if i["view"] == "MLO")
+    out = mt.full_mammogram_transforms(spatial_size=256, remove_pectoral=True, clahe=True)(dict(item))
+    assert "pectoral_line" in out and tuple(out["image"].shape) == (1, 256, 256)
+    assert "clahe" in out["image"].meta
