@@ -11,6 +11,7 @@ import struct
 from pathlib import Path
 from typing import Any
 
+from .dicom import is_dicom_file
 from .reader import DICOM_SUFFIXES
 
 __all__ = ["find_dicom_files", "pixel_data_looks_intact"]
@@ -25,14 +26,7 @@ def _is_candidate_file(path: Path) -> bool:
     suffix = path.suffix.lower()
     if suffix in DICOM_SUFFIXES:
         return True
-    if suffix:
-        return False
-    try:
-        with open(path, "rb") as f:
-            f.seek(128)
-            return f.read(4) == b"DICM"
-    except OSError:
-        return False
+    return not suffix and is_dicom_file(path)
 
 
 def find_dicom_files(root: str | os.PathLike) -> tuple[list[Path], int]:

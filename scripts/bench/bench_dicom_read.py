@@ -20,25 +20,15 @@ from __future__ import annotations
 
 import argparse
 import logging
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pydicom
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
-def _median_seconds(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up: imports, plugin discovery, page cache
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from timing import median_seconds  # noqa: E402  (the benchmark scripts' shared helper)
 
 
 def main() -> int:
@@ -67,11 +57,11 @@ def main() -> int:
     totals = {"mammo": 0.0, "bare": 0.0, "monai": 0.0, "mammo_load": 0.0, "numpy_rle": 0.0}
     for path in files:
         t = {
-            "mammo": _median_seconds(lambda p=path: read_dicom_mammogram(p), args.repeats),
-            "bare": _median_seconds(lambda p=path: pydicom.dcmread(p).pixel_array, args.repeats),
-            "monai": _median_seconds(lambda p=path: monai_load(str(p)), args.repeats),
-            "mammo_load": _median_seconds(lambda p=path: mammo_load(str(p)), args.repeats),
-            "numpy_rle": _median_seconds(lambda p=path: pixel_array(p, decoding_plugin="pydicom"), args.repeats),
+            "mammo": median_seconds(lambda p=path: read_dicom_mammogram(p), args.repeats),
+            "bare": median_seconds(lambda p=path: pydicom.dcmread(p).pixel_array, args.repeats),
+            "monai": median_seconds(lambda p=path: monai_load(str(p)), args.repeats),
+            "mammo_load": median_seconds(lambda p=path: mammo_load(str(p)), args.repeats),
+            "numpy_rle": median_seconds(lambda p=path: pixel_array(p, decoding_plugin="pydicom"), args.repeats),
         }
         for key in totals:
             totals[key] += t[key]

@@ -18,23 +18,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
-def _median_seconds(fn: Callable[[], object], repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from timing import median_seconds  # noqa: E402  (the benchmark scripts' shared helper)
 
 
 def main() -> int:
@@ -62,8 +52,8 @@ def main() -> int:
     total_decode = total_pipeline = 0.0
     for path in files:
         item = {"image": str(path), "laterality": "R" if "RIGHT" in path.name else "L"}
-        decode = _median_seconds(lambda p=path: pydicom.dcmread(p).pixel_array, args.repeats)
-        run = _median_seconds(lambda i=item: pipeline(dict(i)), args.repeats)
+        decode = median_seconds(lambda p=path: pydicom.dcmread(p).pixel_array, args.repeats)
+        run = median_seconds(lambda i=item: pipeline(dict(i)), args.repeats)
         out = pipeline(dict(item))["image"]
         total_decode += decode
         total_pipeline += run
@@ -80,7 +70,7 @@ def main() -> int:
         data = dict(item)
         for transform in pipeline.transforms:
             before = data
-            seconds = _median_seconds(lambda t=transform, b=before: t(dict(b)), args.repeats)
+            seconds = median_seconds(lambda t=transform, b=before: t(dict(b)), args.repeats)
             data = transform(dict(before))
             print(f"  {type(transform).__name__:<28} {seconds * 1e3:8.1f} ms")
     return 0

@@ -36,21 +36,13 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from mammo_monai.data.mias import MIAS_CLASSES as MIAS_LESION_TYPES  # MIAS class -> schema lesion type
 from mammo_monai.data.schema import make_item, make_lesion, write_datalist
 from mammo_monai.data.synthetic.anatomy import LesionSpec, render_mammogram, to_uint8
 from mammo_monai.data.synthetic.cbis_ddsm import _prepare_out_dir, _write_manifest
 
 __all__ = ["MIAS_CLASSES", "MIAS_LESION_TYPES", "synthesize_mias"]
 
-#: MIAS class -> schema lesion type (NORM has no lesion)
-MIAS_LESION_TYPES = {
-    "CALC": "calcification",
-    "CIRC": "mass",
-    "SPIC": "mass",
-    "MISC": "mass",
-    "ARCH": "architectural_distortion",
-    "ASYM": "asymmetry",
-}
 MIAS_CLASSES = (*MIAS_LESION_TYPES, "NORM")
 _STYLE = {"CIRC": "round", "SPIC": "spiculated", "MISC": "ill_defined", "ARCH": "distortion", "ASYM": "asymmetry"}
 _RADIUS = {"CALC": (15, 40), "CIRC": (25, 70), "SPIC": (20, 50), "MISC": (25, 60), "ARCH": (20, 50), "ASYM": (35, 75)}
