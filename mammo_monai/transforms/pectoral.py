@@ -72,7 +72,7 @@ class PectoralMuscleMask(Transform):
     ``[[0, col at the top edge], [row at the chest wall, 0]]`` on the image grid.
     """
 
-    def __init__(self, working_size: int = 256, angle_range: Sequence[float] = (15.0, 75.0),
+    def __init__(self, working_size: int = 256, angle_range: Sequence[float] = (10.0, 55.0),
                  min_contrast: float = 0.08, area_range: Sequence[float] = (0.02, 0.4)) -> None:
         self.working_size = int(working_size)
         self.angles = np.deg2rad(np.linspace(float(angle_range[0]), float(angle_range[1]), 61))
