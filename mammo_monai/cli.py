@@ -137,21 +137,24 @@ class Cli:
                       "max": arr.max().item()})
         print(json.dumps(shown, indent=1, default=str))
 
-    def demo(self, out: str = "outputs/demo", n_patients: int = 6, seed: int = 0, overwrite: bool = False) -> None:
-        """The main job on the embedded default data: synthesise a CBIS-DDSM-shaped dataset and index it."""
-        from .data.cbis_ddsm import index_cbis_ddsm
-        from .data.synthetic import synthesize_cbis_ddsm
+    def demo(self, out: str = "outputs/demo", epochs: int = 3, image_size: int = 128, n_patients: int = 8,
+             seed: int = 0, bundle: str | None = None) -> None:
+        """The whole path on the embedded default data: synthesise, index, train, evaluate, infer, report."""
+        import mammo_monai
+        from mammo_monai.engines.demo import run_demo
 
-        out_dir = Path(out)
-        synth_dir = out_dir / "synthetic_cbis_ddsm"
-        print(f"[1/2] synthesising {n_patients} patients into {synth_dir}")
-        synth = synthesize_cbis_ddsm(synth_dir, n_patients=n_patients, seed=seed, overwrite=overwrite)
-        print(f"      {synth['n_images']} images, {synth['n_lesions']} lesions")
-        print(f"[2/2] indexing {synth['root']}")
-        result = index_cbis_ddsm(synth["root"], synth["csv_dir"], out_dir / "cbis_ddsm_datalist.json",
-                                 overwrite=overwrite, seed=seed)
-        _print_index(result)
-        print(f"\ndone: datalist {result.datalist_path}")
+        bundle_dir = Path(bundle) if bundle else Path(mammo_monai.__file__).resolve().parents[1] / "bundles" / \
+            "mammo_mass_segmentation"
+        if not (bundle_dir / "configs" / "train.json").is_file():
+            raise FileNotFoundError(f"{bundle_dir}: mass segmentation bundle not found (pass --bundle DIR)")
+        from .evaluation import format_segmentation_summary
+
+        outputs, report = run_demo(out, bundle_dir, epochs=epochs, image_size=image_size, n_patients=n_patients,
+                                   seed=seed, log=print)
+        print(format_segmentation_summary(report))
+        print("\ndone (a smoke run on synthetic data: its Dice says nothing about real mammograms). outputs:")
+        for name, path in outputs.items():
+            print(f"  {name:<12} {path}")
 
 
 def main(argv: list[str] | None = None) -> int:
