@@ -86,6 +86,7 @@ from monai.utils import TraceKeys, TransformBackends, convert_to_tensor
 from scipy import ndimage
 
 from .utils import BREAST_MASK_KEY
+from .utils import image_plane as _plane
 
 __all__ = [
     "BreastMask",
@@ -103,20 +104,6 @@ __all__ = [
 #: nominal film length (mm): turns the size fractions into millimetres when the pixel spacing is known
 FILM_SIZE_MM = 240.0
 _HIST_BINS = 1024
-
-
-def _plane(img: Any) -> np.ndarray:
-    """The ``(rows, cols)`` plane of a ``(C, rows, cols)`` image (or a 2D array) as numpy, without copying;
-    several channels are averaged."""
-    if isinstance(img, torch.Tensor):
-        arr = (img.as_tensor() if isinstance(img, MetaTensor) else img).detach().cpu().numpy()
-    else:
-        arr = np.asarray(img)
-    if arr.ndim == 3:
-        arr = arr[0] if arr.shape[0] == 1 else arr.mean(axis=0, dtype=np.float32)
-    if arr.ndim != 2:
-        raise ValueError(f"expected a (C, rows, cols) or (rows, cols) image, got shape {np.shape(img)}")
-    return arr.view(np.uint8) if arr.dtype == bool else arr
 
 
 def _known_spacing(img: Any) -> float | None:

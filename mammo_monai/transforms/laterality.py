@@ -39,7 +39,7 @@ from monai.utils import TraceKeys, convert_to_tensor
 
 from mammo_monai.data.schema import normalise_laterality
 
-from .utils import CHEST_WALL_SIDE, item_laterality
+from .utils import CHEST_WALL_SIDE, image_plane, item_laterality
 
 __all__ = ["NormalizeLaterality", "NormalizeLateralityd", "chest_wall_side", "chest_wall_side_from_image"]
 
@@ -62,14 +62,10 @@ def chest_wall_side_from_image(img: Any, mask: Any = None, strip: float = 0.2) -
     """
     from scipy import ndimage
 
-    def _plane(x: Any) -> np.ndarray:
-        arr = np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x, dtype=np.float32)
-        return arr.reshape(arr.shape[-2:])
-
-    arr = _plane(img)
+    arr = image_plane(img)
     step = max(1, arr.shape[0] // 256)
     if mask is not None:
-        tissue = _plane(mask)[::step, ::step] > 0
+        tissue = image_plane(mask)[::step, ::step] > 0
     else:
         small = arr[::step, ::step]
         low, high = np.percentile(small, (5, 95))

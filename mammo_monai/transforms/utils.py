@@ -14,9 +14,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+import torch
+from monai.data import MetaTensor
+
 from mammo_monai.data.schema import normalise_laterality
 
-__all__ = ["BREAST_MASK_KEY", "CHEST_WALL_SIDE", "PECTORAL_MASK_KEY", "item_laterality", "item_view"]
+__all__ = ["BREAST_MASK_KEY", "CHEST_WALL_SIDE", "PECTORAL_MASK_KEY", "image_plane", "item_laterality", "item_view"]
 
 BREAST_MASK_KEY = "breast_mask"
 PECTORAL_MASK_KEY = "pectoral_mask"
@@ -46,3 +50,17 @@ def item_view(data: Mapping[str, Any], image_key: str = "image") -> str | None:
         if isinstance(value, str) and value.strip() and value.strip().lower() != "none":
             return value.strip().upper()
     return None
+
+
+def image_plane(img: Any) -> np.ndarray:
+    """The ``(rows, cols)`` plane of a ``(C, rows, cols)`` image (or a 2D array) as numpy, without copying;
+    several channels are averaged."""
+    if isinstance(img, torch.Tensor):
+        arr = (img.as_tensor() if isinstance(img, MetaTensor) else img).detach().cpu().numpy()
+    else:
+        arr = np.asarray(img)
+    if arr.ndim == 3:
+        arr = arr[0] if arr.shape[0] == 1 else arr.mean(axis=0, dtype=np.float32)
+    if arr.ndim != 2:
+        raise ValueError(f"expected a (C, rows, cols) or (rows, cols) image, got shape {np.shape(img)}")
+    return arr.view(np.uint8) if arr.dtype == bool else arr
