@@ -6,6 +6,7 @@ Every class is usable from a bundle config by its import path, e.g.
 
 from .augment import mammography_train_augmentations, mammography_train_augmentations_config
 from .breast import (
+    BreastCropResized,
     BreastMask,
     BreastMaskd,
     BreastRegionCropd,
@@ -28,6 +29,7 @@ from .pipelines import (
     patch_config,
     patch_transforms,
 )
+from .resample import area_resize, crop_area_resize
 from .spatial import LesionCropd, ResampleToSpacingd, SetPixelSpacingd, lesion_crop_box
 from .utils import BREAST_MASK_KEY, CHEST_WALL_SIDE, item_laterality, item_view
 
@@ -35,6 +37,7 @@ __all__ = [
     "BREAST_MASK_KEY",
     "CHEST_WALL_SIDE",
     "CLAHE",
+    "BreastCropResized",
     "BreastMask",
     "BreastMaskd",
     "BreastRegionCropd",
@@ -54,11 +57,13 @@ __all__ = [
     "ResampleToSpacingd",
     "SetPixelSpacingd",
     "SuppressOutsideBreastd",
+    "area_resize",
     "breast_box",
     "breast_mask_small",
     "check_original_grid",
     "chest_wall_side",
     "chest_wall_side_from_image",
+    "crop_area_resize",
     "full_mammogram_config",
     "full_mammogram_transforms",
     "instantiate_transforms",

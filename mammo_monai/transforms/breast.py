@@ -81,14 +81,17 @@ import torch
 from monai.config import KeysCollection
 from monai.data import MetaTensor
 from monai.data.meta_obj import get_track_meta
-from monai.transforms import BorderPad, InvertibleTransform, MapTransform, SpatialCrop, Transform
+from monai.transforms import BorderPad, InvertibleTransform, MapTransform, Resize, SpatialCrop, Transform
+from monai.transforms.utils import scale_affine
 from monai.utils import TraceKeys, TransformBackends, convert_to_tensor
 from scipy import ndimage
 
+from .resample import aligned_box, crop_area_resize, longest_side_size
 from .utils import BREAST_MASK_KEY
 from .utils import image_plane as _plane
 
 __all__ = [
+    "BreastCropResized",
     "BreastMask",
     "BreastMaskd",
     "BreastRegionCropd",
@@ -140,7 +143,13 @@ def downsample_mean(plane: np.ndarray, factor: int) -> np.ndarray:
         acc = np.float64
     step = max(1, factor // 3) if factor > 5 else 1
     block_rows = plane[: h * factor].reshape(h, factor, cols)[:, step // 2 :: step]
-    summed = block_rows.sum(axis=1, dtype=acc)[:, : w * factor].reshape(h, w, factor).sum(axis=2, dtype=acc)
+    if plane.dtype == np.float32 and block_rows.shape[1] <= 4:  # a few rows: add them in float32 (2x faster)
+        rows_sum = block_rows[:, 0].copy()
+        for i in range(1, block_rows.shape[1]):
+            rows_sum += block_rows[:, i]
+    else:
+        rows_sum = block_rows.sum(axis=1, dtype=acc)
+    summed = rows_sum[:, : w * factor].reshape(h, w, factor).sum(axis=2, dtype=acc)
     small = (summed / np.float32(block_rows.shape[1] * factor)).astype(np.float32)
     pad = (-(-rows // factor) - h, -(-cols // factor) - w)
     return np.pad(small, ((0, pad[0]), (0, pad[1])), mode="edge") if any(pad) else small
@@ -230,8 +239,10 @@ def _fill_holes(mask: np.ndarray) -> np.ndarray:
     labels, count = ndimage.label(~mask)
     if count == 0:
         return mask
-    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    return ~np.isin(labels, border[border > 0])
+    touches = np.zeros(count + 1, bool)
+    touches[np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])] = True
+    touches[0] = False
+    return ~touches[labels]
 
 
 def breast_mask_small(img: Any, working_size: int = 512, opening_fraction: float = 0.01,
@@ -275,11 +286,9 @@ def _upsample(small: np.ndarray, stride: int, shape: Sequence[int]) -> np.ndarra
     return np.repeat(wide, stride, axis=0)[:rows]
 
 
-def breast_box(img: Any, margin: float = 0.02, working_size: int = 512) -> list[int]:
-    """The half-open box ``[row0, col0, row1, col1]`` of the breast on the image grid, grown by ``margin``
-    (a fraction of the box size) and clipped to the image; the whole image when no breast is found."""
-    rows, cols = _plane(img).shape
-    mask, stride = breast_mask_small(img, working_size)
+def _box_from_small(mask: np.ndarray, stride: int, shape: Sequence[int], margin: float) -> list[int]:
+    """The half-open image-grid box of a working-copy mask, grown by ``margin`` and clipped."""
+    rows, cols = int(shape[0]), int(shape[1])
     if not mask.any():
         return [0, 0, rows, cols]
     rr, cc = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
@@ -287,6 +296,13 @@ def breast_box(img: Any, margin: float = 0.02, working_size: int = 512) -> list[
     c0, c1 = int(cc[0]) * stride, min(cols, (int(cc[-1]) + 1) * stride)
     dr, dc = math.ceil((r1 - r0) * margin), math.ceil((c1 - c0) * margin)
     return [max(0, r0 - dr), max(0, c0 - dc), min(rows, r1 + dr), min(cols, c1 + dc)]
+
+
+def breast_box(img: Any, margin: float = 0.02, working_size: int = 512) -> list[int]:
+    """The half-open box ``[row0, col0, row1, col1]`` of the breast on the image grid, grown by ``margin``
+    (a fraction of the box size) and clipped to the image; the whole image when no breast is found."""
+    mask, stride = breast_mask_small(img, working_size)
+    return _box_from_small(mask, stride, _plane(img).shape, margin)
 
 
 class BreastMask(Transform):
@@ -476,4 +492,124 @@ class BreastRegionCropd(MapTransform, InvertibleTransform):
             pad = BorderPad(spatial_border=[box[0], rows - box[2], box[1], cols - box[3]], mode="constant")
             with pad.trace_transform(False):
                 d[key] = pad(d[key])
+        return d
+
+
+class BreastCropResized(MapTransform, InvertibleTransform):
+    """Crop ``keys`` to the breast and area-resize them to ``spatial_size`` (longest side) in one step, and
+    write the breast mask on the output grid: ``BreastRegionCropd`` + ``Resized(mode="area",
+    size_mode="longest")`` + ``BreastMaskd``, faster: on a 4432 x 2864 CBIS-DDSM scan to 1024 px, 34-42 ms
+    against ~50 ms for the three (``scripts/bench/bench_pipeline.py --steps``; the whole pipeline went from
+    1.98-2.06x to 1.61-1.68x the bare decode in the same runs).
+
+    Why one transform: on a 4500 x 2900 scan shrunk to 1024 px the three steps each touch the full-resolution
+    image (the box's working copy, MONAI's adaptive-pooling ``area`` resize of the crop, which copies it, and a
+    second mask on the resized image). Here the breast is found once, on the working copy of the full image
+    (the mask :class:`BreastMask` gives, so the box is :func:`breast_box`'s), the box is put on the grid of
+    the block size ``f = floor(box / output)``, and :func:`~mammo_monai.transforms.resample.crop_area_resize`
+    averages ``f x f`` blocks of the band of rows and then the fractional overlaps (no copy of the crop).
+    The working-copy mask is mapped to the output grid by nearest neighbour for ``mask_key``.
+
+    Masks among ``keys`` come out as area fractions (threshold them, e.g. ``AsDiscreted(threshold=0.5)``).
+    One record per key: ``inverse``/``Invertd`` resizes back to the box (``Resize`` with the recorded
+    ``mode``, ``"nearest"`` under ``Invertd(nearest_interp=True)``) and pads to the original grid. The output
+    mask carries the image's transform records, so later steps and ``Invertd`` treat it like the image.
+
+    Args:
+        keys: image and mask keys on one grid (``(C, rows, cols)``).
+        spatial_size: the output's longest side; the aspect ratio is kept (MONAI's ``size_mode="longest"``).
+        image_key: the image the breast is found on.
+        mask_key: where to write the breast mask (``(1, h, w)`` uint8 0/1); ``None``: none.
+        margin, working_size: as in :class:`BreastRegionCropd`.
+        box_key: the box (on the original grid, after the alignment) is stored under it.
+        mode: the interpolation ``inverse`` uses to bring a prediction back to the box (the forward step is
+            always area averaging): ``"area"`` (default), ``"bilinear"``, ``"nearest"`` (taken as
+            ``"nearest-exact"``, whose pixel centres match the area geometry).
+
+    Example:
+        >>> import torch
+        >>> from monai.data import MetaTensor
+        >>> img = torch.zeros(1, 2000, 1200); img[:, 300:1700, :700] = 1000.0
+        >>> out = BreastCropResized(keys="image", spatial_size=256)({"image": MetaTensor(img)})
+        >>> tuple(out["image"].shape), tuple(out["breast_mask"].shape), out["breast_box"][2] - out["breast_box"][0]
+        ((1, 256, 125), (1, 256, 125), 1460)
+    """
+
+    def __init__(self, keys: KeysCollection, spatial_size: int, image_key: str = "image",
+                 mask_key: str | None = BREAST_MASK_KEY, margin: float = 0.02, working_size: int = 512,
+                 box_key: str = "breast_box", mode: str = "area", allow_missing_keys: bool = False) -> None:
+        super().__init__(keys, allow_missing_keys)
+        if margin < 0:
+            raise ValueError(f"margin must be >= 0, got {margin}")
+        if int(spatial_size) < 1:
+            raise ValueError(f"spatial_size must be a positive int, got {spatial_size}")
+        self.spatial_size, self.image_key, self.mask_key = int(spatial_size), image_key, mask_key
+        self.margin, self.working_size, self.box_key, self.mode = float(margin), int(working_size), box_key, mode
+
+    def _geometry(self, box: list[int], shape: tuple[int, int]) -> tuple[list[int], tuple[int, int], int]:
+        """The box on the block grid, the output size and the block size."""
+        size = longest_side_size((box[2] - box[0], box[3] - box[1]), self.spatial_size)
+        factor = max(1, min((box[2] - box[0]) // size[0], (box[3] - box[1]) // size[1]))
+        while factor > 1:
+            grid_box = aligned_box(box, shape, factor)
+            out = longest_side_size((grid_box[2] - grid_box[0], grid_box[3] - grid_box[1]), self.spatial_size)
+            if factor <= min((grid_box[2] - grid_box[0]) // out[0], (grid_box[3] - grid_box[1]) // out[1]):
+                return grid_box, out, factor
+            factor -= 1
+        return list(box), size, 1
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        if self.image_key not in d:
+            raise KeyError(f"BreastCropResized: no {self.image_key!r} in the item")
+        image = d[self.image_key]
+        shape = tuple(int(v) for v in _plane(image).shape)
+        small, stride = breast_mask_small(image, self.working_size)
+        box, out_size, factor = self._geometry(_box_from_small(small, stride, shape, self.margin), shape)
+        d[self.box_key] = box
+        (r0, c0, r1, c1), (h, w) = box, out_size
+        for key in self.key_iterator(d):
+            img = convert_to_tensor(d[key], track_meta=get_track_meta())
+            if tuple(img.shape[-2:]) != shape:
+                raise ValueError(f"BreastCropResized: {key!r} is {tuple(img.shape[-2:])}, the image {shape}")
+            out = crop_area_resize(img.as_tensor() if isinstance(img, MetaTensor) else img, box, out_size, factor)
+            if isinstance(img, MetaTensor) and get_track_meta():
+                n = int(img.affine.shape[-1])  # 3 (the reader's 2D affine) or MONAI's default 4
+                step = np.eye(n)
+                scale = scale_affine((r1 - r0, c1 - c0), (h, w))
+                step[:2, :2], step[:2, n - 1] = scale[:2, :2], scale[:2, 2] + [r0, c0]
+                affine = img.affine.numpy() @ step
+                meta = {k: v for k, v in img.meta.items() if k != "affine"}
+                out = MetaTensor(out, affine=torch.as_tensor(affine, dtype=img.affine.dtype), meta=meta,
+                                 applied_operations=list(img.applied_operations))
+                self.push_transform(out, orig_size=shape,
+                                    extra_info={"box": box, "factor": factor, "mode": self.mode})
+            d[key] = out
+        if self.mask_key is not None:
+            # the working-copy cell under each output pixel's centre
+            row = ((r0 + (np.arange(h) + 0.5) * (r1 - r0) / h) // stride).astype(np.intp)
+            col = ((c0 + (np.arange(w) + 0.5) * (c1 - c0) / w) // stride).astype(np.intp)
+            row, col = np.minimum(row, small.shape[0] - 1), np.minimum(col, small.shape[1] - 1)
+            mask = torch.from_numpy(np.ascontiguousarray(small[row[:, None], col[None, :]]).view(np.uint8)[None])
+            ref = d.get(self.image_key) if self.image_key in self.keys else None  # on the output grid
+            if isinstance(ref, MetaTensor) and get_track_meta():
+                mask = MetaTensor(mask, affine=ref.affine.clone(), meta={"breast_mask_stride": stride},
+                                  applied_operations=[dict(op) for op in ref.applied_operations])
+            d[self.mask_key] = mask
+        return d
+
+    def inverse(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            transform = self.pop_transform(d[key])
+            extra, (rows, cols) = transform[TraceKeys.EXTRA_INFO], transform[TraceKeys.ORIG_SIZE]
+            box = extra["box"]
+            mode = extra.get("mode", self.mode)
+            # torch's "nearest" picks floor(i * scale), half a pixel off the area geometry of the forward step
+            mode = "nearest-exact" if mode == "nearest" else mode
+            resize = Resize(spatial_size=(box[2] - box[0], box[3] - box[1]), mode=mode,
+                            align_corners=None if mode in ("area", "nearest", "nearest-exact") else False)
+            pad = BorderPad(spatial_border=[box[0], rows - box[2], box[1], cols - box[3]], mode="constant")
+            with resize.trace_transform(False), pad.trace_transform(False):
+                d[key] = pad(resize(d[key]))
         return d

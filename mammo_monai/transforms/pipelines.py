@@ -7,9 +7,10 @@ apart. The JSON fragments shipped in ``mammo_monai/transforms/configs/`` are the
 arguments (a test keeps them equal).
 
 - :func:`full_mammogram_transforms` (segmentation, detection, whole-image classification): load, crop to
-  the breast (found on a subsampled copy), resize (longest side ``spatial_size``, aspect kept, area
-  averaging; masks back to 0/1), laterality normalisation (chest wall left), breast mask, suppression of
-  labels/tape outside it, optional pectoral-muscle removal on MLO views, breast-region windowing to
+  the breast (found on a subsampled copy) and resize (longest side ``spatial_size``, aspect kept, area
+  averaging; masks back to 0/1) in one step that also maps the breast mask to the output
+  (:class:`~mammo_monai.transforms.breast.BreastCropResized`), laterality normalisation (chest wall left),
+  suppression of labels/tape outside it, optional pectoral-muscle removal on MLO views, breast-region windowing to
   ``[0, 1]``, optional CLAHE, pad to a square at the bottom/right (the chest wall stays at column 0),
   training augmentations. The order is chosen for speed: everything after the crop and resize works on
   the small image.
@@ -74,6 +75,7 @@ def full_mammogram_config(
     window_mode: str = "percentiles",
     percentiles: Sequence[float] = (0.5, 99.5),
     label_from_lesions: Sequence[str] | None = None,
+    label_source: str = "file",
     crop_margin: float = 0.02,
     suppress_outside_breast: bool = True,
     remove_pectoral: bool = False,
@@ -82,25 +84,24 @@ def full_mammogram_config(
     augment: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """The full-mammogram pipeline as transform configs (see :func:`full_mammogram_transforms`)."""
+    if label_source not in ("file", "lesions"):
+        raise ValueError(f"label_source must be 'file' or 'lesions', got {label_source!r}")
+    if label_source == "lesions" and label_from_lesions is None:
+        raise ValueError("label_source='lesions' needs label_from_lesions (the lesion types to draw)")
     masks = [label_key] if label_key else []
     keys = [image_key, *masks]
-    config: list[dict[str, Any]] = [_load(keys)]
+    from_lesions = bool(label_key) and label_source == "lesions"
+    config: list[dict[str, Any]] = [_load([image_key] if from_lesions else keys)]
     if label_key and label_from_lesions is not None:
         config.append({"_target_": "mammo_monai.transforms.LesionMaskd", "keys": label_key, "image_key": image_key,
-                       "lesion_types": list(label_from_lesions) or None, "only_if_missing": True})
-    config += [
-        {"_target_": "mammo_monai.transforms.BreastRegionCropd", "keys": keys, "image_key": image_key,
-         "margin": crop_margin, "allow_missing_keys": True},
-        {"_target_": "Resized", "keys": keys, "spatial_size": spatial_size, "size_mode": "longest",
-         "mode": ["area"] * len(keys), "allow_missing_keys": True},
-    ]
+                       "lesion_types": list(label_from_lesions) or None, "only_if_missing": not from_lesions})
+    config.append({"_target_": "mammo_monai.transforms.BreastCropResized", "keys": keys, "image_key": image_key,
+                   "spatial_size": spatial_size, "mask_key": BREAST_MASK_KEY, "margin": crop_margin,
+                   "allow_missing_keys": True})
     if masks:  # area-resized masks are fractions at the edges: back to 0/1
         config.append({"_target_": "AsDiscreted", "keys": masks, "threshold": 0.5, "allow_missing_keys": True})
-    config += [
-        {"_target_": "mammo_monai.transforms.NormalizeLateralityd", "keys": keys, "image_key": image_key,
-         "allow_missing_keys": True},
-        {"_target_": "mammo_monai.transforms.BreastMaskd", "keys": image_key, "mask_key": BREAST_MASK_KEY},
-    ]
+    config.append({"_target_": "mammo_monai.transforms.NormalizeLateralityd", "keys": [*keys, BREAST_MASK_KEY],
+                   "image_key": image_key, "allow_missing_keys": True})
     if suppress_outside_breast:
         config.append({"_target_": "mammo_monai.transforms.SuppressOutsideBreastd", "keys": image_key,
                        "mask_key": BREAST_MASK_KEY})
@@ -131,6 +132,9 @@ def full_mammogram_transforms(**kwargs: Any) -> Compose:
         window_mode, percentiles: :class:`~mammo_monai.transforms.intensity.IntensityWindowd` settings.
         label_from_lesions: draw the label from the item's ``lesions`` when it has no mask file
             (a list of lesion types, ``[]`` for all; ``None``: never).
+        label_source: ``"file"`` (the item's mask file, else its lesions as above) or ``"lesions"`` (always
+            the lesions of ``label_from_lesions``, ignoring mask files: MIAS, whose index writes one mask of
+            every positioned abnormality, calcifications included, into ``label``).
         crop_margin: breast crop margin as a fraction of the breast box.
         suppress_outside_breast, remove_pectoral (MLO views only), clahe: optional steps.
         train, augment: append :func:`~mammo_monai.transforms.augment.mammography_train_augmentations`

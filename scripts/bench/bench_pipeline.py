@@ -5,11 +5,16 @@ median of --repeats runs after a warm-up, in one process:
 
 - ``decode``    ``pydicom.dcmread(path).pixel_array`` (the bare decode: the baseline)
 - ``pipeline``  ``mammo_monai.transforms.full_mammogram_transforms(spatial_size=1024)`` on
-                ``{"image": path, "laterality": ...}``: load (decode included), breast mask, crop, resize,
-                laterality, suppression outside the breast, windowing, padding — everything up to the tensor
+                ``{"image": path, "laterality": ...}``: load (decode included), breast crop + resize + mask
+                (``BreastCropResized``), laterality, suppression outside the breast, windowing, padding —
+                everything up to the tensor
+- ``separate``  the same pipeline with the crop, resize and mask as the three separate transforms it used
+                before (``BreastRegionCropd``, MONAI ``Resized(mode="area")``, ``BreastMaskd``)
 
-and prints ``pipeline / decode`` per file and overall (target <= 1.5), plus the time of every step on the
-first file (``--steps``).
+The three run in turn, one of each per round (a noisy machine slows all alike), and it prints
+``pipeline / decode`` per file and overall (target <= 1.5), ``separate / decode``, the share of
+``LoadImaged`` alone (decode + MONAI's conversion to float32, run in the same rounds), plus the time of every
+step on the first file (``--steps``).
 
     .venv/bin/python scripts/bench/bench_pipeline.py [--repeats 5] [--size 1024] [--threads 2] [--steps]
 """
@@ -24,7 +29,26 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from timing import median_seconds  # noqa: E402  (the benchmark scripts' shared helper)
+from timing import interleaved_medians, median_seconds  # noqa: E402  (the benchmark scripts' shared helper)
+
+
+def separate_steps_config(size: int) -> list[dict]:
+    """The full-mammogram pipeline (no label) with ``BreastCropResized`` split back into the three steps it
+    replaced."""
+    from mammo_monai.transforms import BREAST_MASK_KEY, full_mammogram_config
+
+    config = []
+    for step in full_mammogram_config(spatial_size=size, label_key=None):
+        if step["_target_"].endswith("BreastCropResized"):
+            config += [
+                {"_target_": "mammo_monai.transforms.BreastRegionCropd", "keys": ["image"], "margin": 0.02},
+                {"_target_": "Resized", "keys": ["image"], "spatial_size": size, "size_mode": "longest",
+                 "mode": "area"},
+                {"_target_": "mammo_monai.transforms.BreastMaskd", "keys": "image", "mask_key": BREAST_MASK_KEY},
+            ]
+        else:
+            config.append(step)
+    return config
 
 
 def main() -> int:
@@ -44,25 +68,34 @@ def main() -> int:
     import pydicom
     import torch
 
-    from mammo_monai.transforms import full_mammogram_transforms
+    from mammo_monai.transforms import full_mammogram_transforms, instantiate_transforms
 
     torch.set_num_threads(args.threads)
     pipeline = full_mammogram_transforms(spatial_size=args.size, label_key=None)
-    print(f"{'file':<34} {'decode ms':>10} {'pipeline ms':>12} {'ratio':>6}  output")
-    total_decode = total_pipeline = 0.0
+    separate = instantiate_transforms(separate_steps_config(args.size))
+    print(f"{'file':<34} {'decode ms':>10} {'pipeline ms':>12} {'ratio':>6} {'separate ms':>12} {'ratio':>6}  output")
+    load = pipeline.transforms[0]  # LoadImaged: the decode + MONAI's conversion to float32
+    totals = {"decode": 0.0, "pipeline": 0.0, "separate": 0.0, "load": 0.0}
     for path in files:
         item = {"image": str(path), "laterality": "R" if "RIGHT" in path.name else "L"}
-        decode = median_seconds(lambda p=path: pydicom.dcmread(p).pixel_array, args.repeats)
-        run = median_seconds(lambda i=item: pipeline(dict(i)), args.repeats)
+        medians = interleaved_medians({
+            "decode": lambda p=path: pydicom.dcmread(p).pixel_array,
+            "pipeline": lambda i=item: pipeline(dict(i)),
+            "separate": lambda i=item: separate(dict(i)),
+            "load": lambda i=item: load(dict(i)),
+        }, args.repeats)
         out = pipeline(dict(item))["image"]
-        total_decode += decode
-        total_pipeline += run
-        print(f"{path.name:<34} {decode * 1e3:10.1f} {run * 1e3:12.1f} {run / decode:6.2f}  "
-              f"{tuple(out.shape)} {out.dtype} [{float(out.min()):.2f}, {float(out.max()):.2f}]")
-    print(f"{'all files':<34} {total_decode * 1e3:10.1f} {total_pipeline * 1e3:12.1f} "
-          f"{total_pipeline / total_decode:6.2f}")
-    print(f"\nratio pipeline (to a {args.size}-px tensor) / bare decode: {total_pipeline / total_decode:.2f}x "
-          f"(target <= 1.5x)")
+        for name, seconds in medians.items():
+            totals[name] += seconds
+        decode, run, old = medians["decode"], medians["pipeline"], medians["separate"]
+        print(f"{path.name:<34} {decode * 1e3:10.1f} {run * 1e3:12.1f} {run / decode:6.2f} {old * 1e3:12.1f} "
+              f"{old / decode:6.2f}  {tuple(out.shape)} {out.dtype} [{float(out.min()):.2f}, {float(out.max()):.2f}]")
+    decode, run, old = totals["decode"], totals["pipeline"], totals["separate"]
+    print(f"{'all files':<34} {decode * 1e3:10.1f} {run * 1e3:12.1f} {run / decode:6.2f} {old * 1e3:12.1f} "
+          f"{old / decode:6.2f}")
+    print(f"\nratio pipeline (to a {args.size}-px tensor) / bare decode: {run / decode:.2f}x (target <= 1.5x); "
+          f"with the separate crop/resize/mask steps: {old / decode:.2f}x; "
+          f"LoadImaged alone (decode + float32): {totals['load'] / decode:.2f}x")
 
     if args.steps:
         item = {"image": str(files[0]), "laterality": "R" if "RIGHT" in files[0].name else "L"}

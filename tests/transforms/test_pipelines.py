@@ -131,3 +131,16 @@ def test_optional_steps(synthetic_items):
     out = mt.full_mammogram_transforms(spatial_size=256, remove_pectoral=True, clahe=True)(dict(item))
     assert "pectoral_line" in out and tuple(out["image"].shape) == (1, 256, 256)
     assert "clahe" in out["image"].meta
+
+
+def test_label_from_lesions_only(synthetic_items):
+    """label_source="lesions" ignores the mask file and draws the label from the item's lesions of the types."""
+    item = next(i for i in synthetic_items if "label" in i and any(les["type"] == "mass" for les in i["lesions"]))
+    config = mt.full_mammogram_config(spatial_size=128, label_from_lesions=["mass"], label_source="lesions")
+    assert config[0]["keys"] == ["image"]  # the mask file is not even loaded
+    out = mt.instantiate_transforms(config)(dict(item, label="/nonexistent/mask.png"))
+    assert tuple(out["label"].shape) == (1, 128, 128) and float(out["label"].sum()) > 0
+    with pytest.raises(ValueError, match="label_source"):
+        mt.full_mammogram_config(label_source="both")
+    with pytest.raises(ValueError, match="label_from_lesions"):
+        mt.full_mammogram_config(label_source="lesions")
