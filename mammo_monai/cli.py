@@ -40,12 +40,15 @@ class Index:
     """Turn a download into a MONAI datalist JSON (training/validation/test, one item per image)."""
 
     def mias(self, mias_dir: str, out: str, masks_dir: str | None = None, fractions: dict | None = None,
-             seed: int = 0, overwrite: bool = False, progress: bool = True) -> None:
-        """Index a MIAS folder (Info.txt + mdbNNN.png/pgm); lesion circles become masks beside OUT."""
+             seed: int = 0, overwrite: bool = False, progress: bool = True, stratify: str = "pathology",
+             mask_types: list | None = None) -> None:
+        """Index a MIAS folder (Info.txt + mdbNNN.png/pgm); lesion circles become masks beside OUT.
+        --stratify lesion_types spreads the women of each lesion type over the splits; --mask_types '["mass"]'
+        keeps only masses in the masks (mass segmentation)."""
         from .data.mias import index_mias
 
         _print_index(index_mias(mias_dir, out, masks_dir=masks_dir, fractions=fractions, seed=seed,
-                                overwrite=overwrite, progress=progress))
+                                overwrite=overwrite, progress=progress, stratify=stratify, mask_types=mask_types))
 
     def cbis_ddsm(self, root: str, csv_dir: str, out: str, masks_dir: str | None = None, abnormality: str = "both",
                   val_fraction: float = 0.1, seed: int = 0, overwrite: bool = False, progress: bool = True) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 
 from .schema import IMAGE, LESIONS
 
-__all__ = ["lesion_items"]
+__all__ = ["lesion_items", "repeat_lesion_images"]
 
 
 
@@ -68,4 +68,30 @@ def lesion_items(
                 type_pathology=f"{lesion['pathology']}_{lesion['type']}",
             )
             out.append(entry)
+    return out
+
+
+def repeat_lesion_images(
+    items: Iterable[Mapping[str, Any]],
+    lesion_types: Sequence[str] | None = None,
+    repeats: int = 1,
+) -> list[dict[str, Any]]:
+    """The per-image ``items`` with every image that holds a positioned lesion of ``lesion_types`` (default:
+    any) listed ``repeats`` times: an epoch then samples lesion patches from them ``repeats`` times as often
+    as from the others (MIAS has a positioned mass on 29 of its 152 training images). Use it on a training
+    split only; the order is kept (repeats follow their original).
+
+    Example:
+        >>> items = [{"image": "a", "lesions": [{"type": "mass", "center": [5, 5]}]}, {"image": "b", "lesions": []}]
+        >>> [i["image"] for i in repeat_lesion_images(items, ["mass"], repeats=3)]
+        ['a', 'a', 'a', 'b']
+    """
+    if int(repeats) < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    wanted = set(lesion_types) if lesion_types else None
+    out: list[dict[str, Any]] = []
+    for item in items:
+        has = any((wanted is None or les.get("type") in wanted) and (les.get("center") or les.get("box"))
+                  for les in item.get(LESIONS) or [])
+        out.extend(dict(item) for _ in range(int(repeats) if has else 1))
     return out

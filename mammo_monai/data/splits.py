@@ -28,12 +28,19 @@ from typing import Any
 
 from .schema import PATHOLOGIES, PATHOLOGY, PATIENT_ID
 
-__all__ = ["assert_patient_disjoint", "patient_overlaps", "split_by_patient"]
+__all__ = ["LESION_TYPES", "assert_patient_disjoint", "patient_overlaps", "split_by_patient"]
+
+
+#: ``split_by_patient(stratify_key=LESION_TYPES)``: stratify by the worst pathology and the lesion types
+LESION_TYPES = "pathology+lesion_types"
 
 
 def _stratum(items: Sequence[Mapping[str, Any]], key: str | None) -> str:
     if key is None:
         return ""
+    if key == LESION_TYPES:  # e.g. "malignant|calcification,mass": mass women spread like the others
+        types = sorted({str(les.get("type")) for item in items for les in item.get("lesions") or []})
+        return f"{_stratum(items, PATHOLOGY)}|{','.join(types)}"
     values = {str(item.get(key)) for item in items}
     if key == PATHOLOGY and values <= set(PATHOLOGIES):
         return max(values, key=PATHOLOGIES.index)  # a woman with any malignant image is "malignant"
@@ -53,7 +60,9 @@ def split_by_patient(
         items: datalist items; each must have ``patient_key``.
         fractions: split name -> fraction of patients (normalised to sum to 1; zero allowed).
         seed: shuffling seed; the same items and seed give the same split.
-        stratify_key: item key to stratify on (default: pathology, worst per patient); None for none.
+        stratify_key: item key to stratify on (default: pathology, worst per patient); ``LESION_TYPES``
+            (``"pathology+lesion_types"``): the worst pathology and the set of lesion types of the woman, so
+            that e.g. the few women with a mass are spread over the splits too; None for none.
         patient_key: item key identifying the woman.
 
     Returns:

@@ -24,8 +24,20 @@ def _items(batch: Sequence[Any]) -> list[Any]:
     return out
 
 
+def _holds_none(value: Any) -> bool:
+    """``None``, or a dict/list/tuple with ``None`` somewhere inside (``default_collate`` fails on both)."""
+    if value is None:
+        return True
+    if isinstance(value, Mapping):
+        return any(_holds_none(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_holds_none(v) for v in value)
+    return False
+
+
 def mammogram_collate(batch: Sequence[Any]) -> Any:
-    """``monai.data.list_data_collate`` after dropping meta keys that are ``None`` or absent in any item.
+    """``monai.data.list_data_collate`` after dropping meta keys that are ``None`` (or hold a ``None``, such as a
+    dict of options) or absent in any item.
 
     Args:
         batch: dataset items (dicts of tensors/MetaTensors, or lists of such dicts for multi-sample transforms).
@@ -42,7 +54,7 @@ def mammogram_collate(batch: Sequence[Any]) -> Any:
         if len(metas) != len(tensors):
             continue
         common = set.intersection(*(set(m) for m in metas)) if metas else set()
-        keep = {k for k in common if all(m[k] is not None for m in metas)}
+        keep = {k for k in common if all(not _holds_none(m[k]) for m in metas)}
         for item in cleaned:
             old = item[key]
             meta = {k: v for k, v in old.meta.items() if k in keep}

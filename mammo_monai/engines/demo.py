@@ -23,11 +23,20 @@ from typing import Any
 
 from .default_data import ensure_default_datalist
 
-__all__ = ["DEMO_NETWORK", "prediction_datalist", "run_demo"]
+__all__ = ["DEMO_NETWORK", "demo_overrides", "prediction_datalist", "run_demo"]
 
 #: The small network the demo trains instead of the bundle's VGG16-BN FlexibleUNet.
 DEMO_NETWORK = {"_target_": "UNet", "spatial_dims": 2, "in_channels": 1, "out_channels": "@num_classes",
                 "channels": [16, 32, 64, 128], "strides": [2, 2, 2], "num_res_units": 1}
+
+
+def demo_overrides(image_size: int) -> dict[str, Any]:
+    """The bundle keys the demo overrides: the small network, a from-scratch learning rate, and lesion patches
+    a quarter of the image wide (at least 32 px), images with a mass twice per epoch."""
+    patch = max(32, int(image_size) // 4)
+    return {"network_def": DEMO_NETWORK, "learning_rate": 0.001, "patch_size": [patch, patch],
+            "patches_per_image": 4, "patch_jitter": patch // 8, "patch_min_distance": patch // 8,
+            "lesion_image_repeats": 2}
 
 
 def prediction_datalist(datalist: str | os.PathLike, predictions: str | os.PathLike, data_root: str | os.PathLike,
@@ -81,7 +90,7 @@ def run_demo(
     say(f"[1/5] synthetic CBIS-DDSM-shaped data ({n_patients} women) and its datalist in {data}")
     datalist = ensure_default_datalist(data, n_patients=n_patients, seed=seed)
     overrides = root / "demo_overrides.json"
-    overrides.write_text(json.dumps({"network_def": DEMO_NETWORK}, indent=1) + "\n")
+    overrides.write_text(json.dumps(demo_overrides(image_size), indent=1) + "\n")
     common = ["--meta_file", str(configs / "metadata.json"), "--logging_file", str(configs / "logging.conf"),
               "--bundle_root", str(root), "--datalist", datalist, "--dataset_dir", str(data), "--image_size",
               str(image_size), "--num_workers", "0", "--batch_size", "2"]

@@ -37,3 +37,11 @@ def test_mammogram_collate_drops_none_and_partial_meta_keeps_history() -> None:
     assert list(image.meta["view"]) == ["CC", "MLO"]
     assert len(image.applied_operations) == 2
     assert a.meta["spacing"] is None and "only_a" in a.meta  # the items themselves are untouched
+
+
+def test_mammogram_collate_drops_meta_holding_a_none() -> None:
+    """A meta value that holds ``None`` inside (LesionMask's options dict) cannot be batched either."""
+    a = MetaTensor(torch.zeros(1, 2, 2), meta={"lesion_mask": {"class_map": None, "shape": "circle"}, "rows": 2})
+    b = MetaTensor(torch.zeros(1, 2, 2), meta={"lesion_mask": {"class_map": None, "shape": "circle"}, "rows": 2})
+    batch = mammogram_collate([[{"label": a}, {"label": b}]])  # a multi-sample transform's list
+    assert tuple(batch["label"].shape) == (2, 1, 2, 2) and "lesion_mask" not in batch["label"].meta

@@ -19,12 +19,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 BUNDLE = Path(__file__).resolve().parents[2] / "bundles" / "mammo_mass_segmentation"
 SCHEMA = Path(__file__).resolve().parent / "meta_schema.json"
 SMALL_NET = {"network_def": {"_target_": "UNet", "spatial_dims": 2, "in_channels": 1, "out_channels": "@num_classes",
                              "channels": [8, 16, 32], "strides": [2, 2], "num_res_units": 1}}
-TINY = ["--image_size", "64", "--n_patients", "6", "--num_workers", "0", "--batch_size", "2"]
+TINY = ["--image_size", "64", "--n_patients", "6", "--num_workers", "0", "--batch_size", "2", "--patch_size", "[32,32]",
+        "--patches_per_image", "2", "--patch_jitter", "4", "--patch_min_distance", "4"]
 
 
 def _run(args: list[str], cwd: Path, timeout: int = 180, runner: list[str] | None = None) -> str:
@@ -112,6 +114,9 @@ def test_inference_masks_on_original_grid(bundle: Path) -> None:
         mask = np.asarray(nib.load(mask_path).dataobj)
         assert mask.shape == read_mammogram(image)[0].shape
         assert set(np.unique(mask)) <= {0, 1}
+        overlay = mask_path.with_name(mask_path.name.replace("_seg.nii.gz", "_overlay.png"))
+        with Image.open(overlay) as png:  # the original image with the contour, aspect kept
+            assert png.mode == "RGB" and max(png.size) == max(mask.shape) and png.size == mask.shape[::-1]
 
 
 def test_inference_inverse_lines_up_with_the_image(bundle: Path) -> None:

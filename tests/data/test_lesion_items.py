@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from mammo_monai.data.lesion_items import lesion_items
 
 
@@ -29,3 +31,18 @@ def test_one_item_per_located_lesion():
 def test_crop_files():
     items = lesion_items([_item()], use_crop_files=True)
     assert len(items) == 1 and items[0]["image"] == "/d/c1.dcm" and items[0]["full_image"] == "/d/full.dcm"
+
+
+def test_repeat_lesion_images():
+    from mammo_monai.data.lesion_items import repeat_lesion_images
+
+    items = [{"image": "a", "lesions": [{"type": "mass", "center": [1, 1]}]},
+             {"image": "b", "lesions": [{"type": "calcification", "center": [1, 1]}]},
+             {"image": "c", "lesions": [{"type": "mass", "center": None, "box": None}]},
+             {"image": "d"}]
+    assert [i["image"] for i in repeat_lesion_images(items, ["mass"], 2)] == ["a", "a", "b", "c", "d"]
+    assert [i["image"] for i in repeat_lesion_images(items, None, 2)] == ["a", "a", "b", "b", "c", "d"]
+    out = repeat_lesion_images(items, ["mass"], 2)
+    assert out[0] is not out[1]  # copies: a transform writing into one item does not touch its repeat
+    with pytest.raises(ValueError):
+        repeat_lesion_images(items, ["mass"], 0)

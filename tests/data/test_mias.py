@@ -160,3 +160,30 @@ def test_recovers_the_synthetic_ground_truth(tmp_path, fmt):
         for lesion, truth_lesion in zip(item["lesions"], expected["lesions"]):
             for key, value in truth_lesion.items():
                 assert lesion[key] == value, (image, key)
+
+
+def test_real_mias_mass_masks_and_lesion_type_strata(shared_mias, tmp_path):
+    """For mass segmentation: masks of masses only, and splits that spread the 40 images with a positioned mass
+    (29/5/6 with seed 0; by pathology alone 32/2/6, leaving 2 masses to validate on)."""
+    result = index_mias(shared_mias, tmp_path / "mias.json", progress=False, stratify="lesion_types",
+                        mask_types=["mass"])
+    assert patient_overlaps(result.datalist) == {}
+
+    def with_mass(split: str) -> int:
+        return sum(any(les["type"] == "mass" and les["center"] for les in i["lesions"])
+                   for i in result.datalist[split])
+
+    assert [with_mass(s) for s in ("training", "validation", "test")] == [29, 5, 6]
+    items = [i for split in result.datalist.values() for i in split]
+    labelled = [i for i in items if i.get("label")]
+    assert len(labelled) == 40 and all(any(les["type"] == "mass" for les in i["lesions"]) for i in labelled)
+    calc_only = next(i for i in items if {les["type"] for les in i["lesions"]} == {"calcification"})
+    assert "label" not in calc_only or not calc_only["label"]
+    for item in labelled[:5]:  # the mask is the union of the mass circles
+        mask = np.asarray(Image.open(item["label"])) > 0
+        r, c = (round(v) for v in next(les["center"] for les in item["lesions"] if les["type"] == "mass"))
+        assert mask[r, c]
+    with pytest.raises(ValueError, match="mask_types"):
+        index_mias(shared_mias, tmp_path / "x.json", progress=False, mask_types=["tumour"])
+    with pytest.raises(ValueError, match="stratify"):
+        index_mias(shared_mias, tmp_path / "y.json", progress=False, stratify="age")

@@ -74,3 +74,20 @@ def test_bad_arguments():
         split_by_patient(_items(3), {"training": -1})
     with pytest.raises(ValueError, match="patient_id"):
         split_by_patient([{"image": "x.dcm"}], {"training": 1})
+
+
+def test_lesion_type_strata_spread_a_rare_lesion_type():
+    """Stratified by pathology alone, the few women with a mass can all land on one side; with LESION_TYPES
+    each split gets its share of them."""
+    from mammo_monai.data.splits import LESION_TYPES
+
+    items = []
+    for p in range(60):
+        kind = "mass" if p % 6 == 0 else "calcification"  # 10 women with a mass, all malignant like the others
+        items.append({"patient_id": f"P{p:03d}", "pathology": "malignant",
+                      "lesions": [{"type": kind, "pathology": "malignant"}]})
+    parts = split_by_patient(items, {"training": 0.6, "validation": 0.2, "test": 0.2}, seed=0,
+                             stratify_key=LESION_TYPES)
+    masses = {name: sum(i["lesions"][0]["type"] == "mass" for i in part) for name, part in parts.items()}
+    assert masses == {"training": 6, "validation": 2, "test": 2}
+    assert_patient_disjoint(parts)

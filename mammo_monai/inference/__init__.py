@@ -1,0 +1,15 @@
+"""What turns network output into results on disk: overlay drawing and the writers the inference configs use."""
+
+from .overlay import CAPTION_HEIGHT, GT_COLOUR, PRED_COLOUR, contour, overlay_rgb, render_overlay, tile_grid
+from .writers import SaveOverlayd
+
+__all__ = [
+    "CAPTION_HEIGHT",
+    "GT_COLOUR",
+    "PRED_COLOUR",
+    "SaveOverlayd",
+    "contour",
+    "overlay_rgb",
+    "render_overlay",
+    "tile_grid",
+]
