@@ -140,7 +140,7 @@ class Cli:
                       "max": arr.max().item()})
         print(json.dumps(shown, indent=1, default=str))
 
-    def demo(self, out: str = "outputs/demo", epochs: int = 3, image_size: int = 128, n_patients: int = 8,
+    def demo(self, out: str = "outputs/demo", epochs: int = 30, image_size: int = 256, n_patients: int = 32,
              seed: int = 0, bundle: str | None = None) -> None:
         """The whole path on the embedded default data: synthesise, index, train, evaluate, infer, report."""
         import mammo_monai

@@ -148,7 +148,16 @@ def index_mias(
     Raises:
         FileNotFoundError: ``mias_dir`` or its ``Info.txt`` is missing.
         FileExistsError: ``out`` or a mask file exists and ``overwrite`` is False.
+        ValueError: an unknown ``stratify`` or ``mask_types`` value (before anything is written).
     """
+    if mask_types is not None:
+        mask_types = [mask_types] if isinstance(mask_types, str) else list(mask_types)
+        unknown = sorted(set(mask_types) - set(MIAS_CLASSES.values()))
+        if unknown:
+            known = sorted(set(MIAS_CLASSES.values()))
+            raise ValueError(f"mask_types: unknown lesion type(s) {unknown}; MIAS has {known}")
+    if stratify not in ("pathology", "lesion_types"):
+        raise ValueError(f"stratify must be 'pathology' or 'lesion_types', got {stratify!r}")
     mias_dir = Path(mias_dir).resolve()
     info = mias_dir / "Info.txt"
     if not info.is_file():
@@ -218,14 +227,6 @@ def index_mias(
                       background_tissue=lines[0].background)
         )
 
-    if mask_types is not None:
-        mask_types = [mask_types] if isinstance(mask_types, str) else list(mask_types)
-        unknown = sorted(set(mask_types) - set(MIAS_CLASSES.values()))
-        if unknown:
-            known = sorted(set(MIAS_CLASSES.values()))
-            raise ValueError(f"mask_types: unknown lesion type(s) {unknown}; MIAS has {known}")
-    if stratify not in ("pathology", "lesion_types"):
-        raise ValueError(f"stratify must be 'pathology' or 'lesion_types', got {stratify!r}")
     datalist = split_by_patient(items, fractions or DEFAULT_FRACTIONS, seed=seed,
                                 stratify_key=LESION_TYPES if stratify == "lesion_types" else PATHOLOGY)
     return write_index(datalist, problems, out, overwrite=overwrite, masks_dir=str(masks_dir))

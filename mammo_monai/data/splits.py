@@ -26,7 +26,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .schema import PATHOLOGIES, PATHOLOGY, PATIENT_ID
+from .schema import LESIONS, PATHOLOGIES, PATHOLOGY, PATIENT_ID
 
 __all__ = ["LESION_TYPES", "assert_patient_disjoint", "patient_overlaps", "split_by_patient"]
 
@@ -39,7 +39,7 @@ def _stratum(items: Sequence[Mapping[str, Any]], key: str | None) -> str:
     if key is None:
         return ""
     if key == LESION_TYPES:  # e.g. "malignant|calcification,mass": mass women spread like the others
-        types = sorted({str(les.get("type")) for item in items for les in item.get("lesions") or []})
+        types = sorted({str(les.get("type")) for item in items for les in item.get(LESIONS) or []})
         return f"{_stratum(items, PATHOLOGY)}|{','.join(types)}"
     values = {str(item.get(key)) for item in items}
     if key == PATHOLOGY and values <= set(PATHOLOGIES):

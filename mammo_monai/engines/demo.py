@@ -62,9 +62,9 @@ def prediction_datalist(datalist: str | os.PathLike, predictions: str | os.PathL
 def run_demo(
     out_dir: str | os.PathLike,
     bundle_dir: str | os.PathLike,
-    epochs: int = 3,
-    image_size: int = 128,
-    n_patients: int = 8,
+    epochs: int = 30,
+    image_size: int = 256,
+    n_patients: int = 32,
     seed: int = 0,
     log: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, str], Any]:

@@ -83,7 +83,8 @@ def main() -> int:
         @trainer.on(Events.ITERATION_COMPLETED)
         def _count(engine) -> None:
             if "start" in marks:
-                seen["samples"] += int(engine.state.batch["image"].shape[0])
+                out = engine.state.output  # decollated: one dict per sample (image, label, pred, loss)
+                seen["samples"] += len(out) if isinstance(out, list) else int(out["image"].shape[0])
                 seen["iterations"] += 1
 
         trainer.run()

@@ -187,3 +187,4 @@ def test_real_mias_mass_masks_and_lesion_type_strata(shared_mias, tmp_path):
         index_mias(shared_mias, tmp_path / "x.json", progress=False, mask_types=["tumour"])
     with pytest.raises(ValueError, match="stratify"):
         index_mias(shared_mias, tmp_path / "y.json", progress=False, stratify="age")
+    assert not (tmp_path / "x_masks").exists() and not (tmp_path / "x.json").exists()  # refused before writing
