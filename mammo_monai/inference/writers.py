@@ -45,8 +45,8 @@ class SaveOverlayd(MapTransform):
         keys: prediction key(s).
         output_dir, data_root_dir: as in ``SaveImaged``.
         output_postfix: the file name's postfix.
-        max_size: longest side of the PNG.
-        meta_key: where the source path is read (default: the prediction's MetaTensor meta).
+        max_size: longest side of the PNG (smaller images keep their size).
+        overwrite: replace an existing PNG (else ``FileExistsError``).
 
     Example (in an inference config, after ``SaveImaged``)::
 

@@ -431,6 +431,14 @@ class SuppressOutsideBreastd(MapTransform):
         return d
 
 
+def _pad_to_original(img: Any, box: Sequence[int], size: Sequence[int]) -> Any:
+    """Zero-pad an image of the ``box`` crop back to the original ``size`` grid (no transform record)."""
+    rows, cols = int(size[0]), int(size[1])
+    pad = BorderPad(spatial_border=[box[0], rows - box[2], box[1], cols - box[3]], mode="constant")
+    with pad.trace_transform(False):
+        return pad(img)
+
+
 class BreastRegionCropd(MapTransform, InvertibleTransform):
     """Crop ``keys`` to the breast's bounding box plus ``margin``, found on ``image_key`` (or on a mask).
 
@@ -460,13 +468,7 @@ class BreastRegionCropd(MapTransform, InvertibleTransform):
     def _box(self, d: Mapping[Hashable, Any]) -> list[int]:
         if self.mask_key is not None and self.mask_key in d:
             plane = _plane(d[self.mask_key]) > 0
-            rows, cols = plane.shape
-            if not plane.any():
-                return [0, 0, rows, cols]
-            rr, cc = np.nonzero(plane.any(axis=1))[0], np.nonzero(plane.any(axis=0))[0]
-            r0, r1, c0, c1 = int(rr[0]), int(rr[-1]) + 1, int(cc[0]), int(cc[-1]) + 1
-            dr, dc = math.ceil((r1 - r0) * self.margin), math.ceil((c1 - c0) * self.margin)
-            return [max(0, r0 - dr), max(0, c0 - dc), min(rows, r1 + dr), min(cols, c1 + dc)]
+            return _box_from_small(plane, 1, plane.shape, self.margin)
         if self.image_key not in d:
             raise KeyError(f"BreastRegionCropd: no {self.image_key!r} in the item")
         return breast_box(d[self.image_key], self.margin, self.working_size)
@@ -488,10 +490,7 @@ class BreastRegionCropd(MapTransform, InvertibleTransform):
         d = dict(data)
         for key in self.key_iterator(d):
             transform = self.pop_transform(d[key])
-            box, (rows, cols) = transform[TraceKeys.EXTRA_INFO]["box"], transform[TraceKeys.ORIG_SIZE]
-            pad = BorderPad(spatial_border=[box[0], rows - box[2], box[1], cols - box[3]], mode="constant")
-            with pad.trace_transform(False):
-                d[key] = pad(d[key])
+            d[key] = _pad_to_original(d[key], transform[TraceKeys.EXTRA_INFO]["box"], transform[TraceKeys.ORIG_SIZE])
         return d
 
 
@@ -609,7 +608,6 @@ class BreastCropResized(MapTransform, InvertibleTransform):
             mode = "nearest-exact" if mode == "nearest" else mode
             resize = Resize(spatial_size=(box[2] - box[0], box[3] - box[1]), mode=mode,
                             align_corners=None if mode in ("area", "nearest", "nearest-exact") else False)
-            pad = BorderPad(spatial_border=[box[0], rows - box[2], box[1], cols - box[3]], mode="constant")
-            with resize.trace_transform(False), pad.trace_transform(False):
-                d[key] = pad(resize(d[key]))
+            with resize.trace_transform(False):
+                d[key] = _pad_to_original(resize(d[key]), box, (rows, cols))
         return d
