@@ -1,5 +1,6 @@
 """What turns network output into results on disk: overlay drawing and the writers the inference configs use."""
 
+from .discrete import FastAsDiscrete, FastAsDiscreted
 from .overlay import CAPTION_HEIGHT, GT_COLOUR, PRED_COLOUR, contour, overlay_rgb, render_overlay, tile_grid
 from .writers import SaveOverlayd
 
@@ -7,6 +8,8 @@ __all__ = [
     "CAPTION_HEIGHT",
     "GT_COLOUR",
     "PRED_COLOUR",
+    "FastAsDiscrete",
+    "FastAsDiscreted",
     "SaveOverlayd",
     "contour",
     "overlay_rgb",

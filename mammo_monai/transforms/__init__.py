@@ -15,6 +15,7 @@ from .breast import (
     breast_mask_small,
 )
 from .contrast import CLAHE, CLAHEd
+from .fused_affine import RandFusedAffine, RandFusedAffined, fused_affine_apply
 from .intensity import IntensityWindow, IntensityWindowd, window_from_meta
 from .laterality import NormalizeLaterality, NormalizeLateralityd, chest_wall_side, chest_wall_side_from_image
 from .lesions import LesionMask, LesionMaskd, LesionRegion, check_original_grid, lesion_class, lesion_regions
@@ -52,6 +53,8 @@ __all__ = [
     "NormalizeLateralityd",
     "PatchCenterSets",
     "PectoralMuscleMask",
+    "RandFusedAffine",
+    "RandFusedAffined",
     "RandLesionPatchesd",
     "RemovePectoralMuscled",
     "ResampleToSpacingd",
@@ -66,6 +69,7 @@ __all__ = [
     "crop_area_resize",
     "full_mammogram_config",
     "full_mammogram_transforms",
+    "fused_affine_apply",
     "instantiate_transforms",
     "item_laterality",
     "item_view",

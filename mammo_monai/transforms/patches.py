@@ -13,23 +13,20 @@
 Each patch carries ``patch_label`` (0: normal tissue; else the lesion's class), ``patch_center``
 (``[row, col]`` of its centre in the input image's grid) and ``patch_lesion`` (which lesion: its index
 in the item's ``lesions``, or the connected-component number of a mask; ``-1`` for normal tissue).
-``patch_center`` is the one to use: the patch MetaTensor's own ``meta["crop_center"]`` (MONAI's) refers to
-the padded image.
+Patches of MetaTensors stay MetaTensors with the item's metadata and the affine of the patch window; they
+record no inverse (a patch maps back to its image by ``patch_center``).
 
-How the work is split with MONAI: this module only computes *where* patch centres may lie, as one set
-of flat pixel indices per lesion plus one for the background, and hands them to
-:class:`monai.transforms.RandCropByLabelClassesd` (``indices_key`` + per-item ``ratios``), which draws a
-set by its ratio, a centre uniformly within it, and crops every key (MetaTensor meta, ``crop_center``
-and the inverse record included). ``RandCropByLabelClassesd`` rather than ``RandCropByPosNegLabeld``
-because it takes any number of index sets with a ratio each: making every lesion its own "class" with
-ratio ``pos / n_lesions`` is exactly "each lesion equally likely", which one pooled foreground set
-(``RandCropByPosNegLabeld``: a centre uniform over all lesion pixels) cannot do — a 150-pixel mass has
-2500 times the pixels of a 3-pixel calcification.
-
-MONAI's samplers move a centre near the border inwards so the crop stays inside the image, which would
-break both the lesion-centring and the background distance. So the keys are first padded (MONAI's
-``BorderPad``, ``pad_mode``) by just what the candidate centres need, and every patch is centred exactly
-where drawn; parts beyond the image are padding.
+How it draws: one set of flat pixel indices per lesion plus one for the background; each sample picks a
+set by its ratio (every lesion its own set with ratio ``pos / n_lesions``: "each lesion equally likely",
+which one pooled foreground set — MONAI's ``RandCropByPosNegLabeld``: a centre uniform over all lesion
+pixels — cannot do, a 150-pixel mass having 2500 times the pixels of a 3-pixel calcification), then a
+centre uniformly within it: MONAI's ``RandCropByLabelClassesd`` scheme (``indices`` + per-item ``ratios``).
+The crop is not MONAI's: its samplers move a centre near the border inwards so the crop stays inside the
+image (which would break both the lesion-centring and the background distance), and its per-crop
+bookkeeping cost about 1.5 ms per key and patch (MetaTensor conversion, inverse records) — on 2 CPU cores,
+most of this transform's time and time taken from the network during patch training
+(``scripts/bench/bench_trainer.py``). Here every patch is a slice centred exactly where drawn; parts beyond
+the image are padded (``pad_mode``) on the patch only.
 
 Lesions come from a lesion mask (``mask_key``: instances are the connected components of each mask
 value, the value is the class — e.g. a mask drawn with :class:`~mammo_monai.transforms.lesions.LesionMaskd`
@@ -41,9 +38,9 @@ is only valid while the image is on its original grid (checked as in
 Speed (measured on one CPU core: 2000 x 1200 float32 synthetic mammogram, breast 36 % of it, a 150-px mass,
 a 20-px calcification cluster and a 3-px mass, ``patch_size=256``, ``num_samples=8``, ``jitter=min_distance=32``,
 keys image + breast mask): about 30 ms per item from the ``lesions`` list, 40 ms from a class-valued lesion mask
-(connected components). Most of it is listing the ~0.9 M background centres, the distance transforms around
-the lesions and padding; the crops are negligible. Entries left out of ``keys`` are deep-copied into every
-patch by MONAI (a full-size mask: about 2 ms per patch).
+(connected components). Most of it is listing the ~0.9 M background centres and the distance transforms around
+the lesions; the crops are negligible. Entries left out of ``keys`` are deep-copied into every patch (as
+MONAI's croppers do; a full-size mask: about 2 ms per patch).
 
 Example:
     >>> import numpy as np, torch
@@ -55,22 +52,27 @@ Example:
     ...                              min_distance=8, class_map={"mass": 1, "calcification": 2})
     >>> patches = sampler.set_random_state(1)(item)
     >>> len(patches), tuple(patches[0]["image"].shape), [p["patch_label"] for p in patches]
-    (6, (1, 32, 32), [0, 1, 0, 0, 0, 0])
-    >>> patches[1]["patch_center"].tolist(), patches[1]["patch_lesion"], patches[0]["patch_lesion"]
-    ([74, 45], 0, -1)
+    (6, (1, 32, 32), [0, 0, 0, 0, 0, 1])
+    >>> patches[5]["patch_center"].tolist(), patches[5]["patch_lesion"], patches[0]["patch_lesion"]
+    ([57, 30], 0, -1)
+    >>> patches[5]["image"].affine[:2, 3].tolist()   # the window starts at row 57 - 16, col 30 - 16
+    [41.0, 14.0]
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Mapping, Sequence
+from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from monai.config import KeysCollection
-from monai.transforms import BorderPad, MapTransform, RandCropByLabelClassesd, Randomizable
+from monai.data import MetaTensor
+from monai.transforms import MapTransform, Randomizable
 from monai.transforms.traits import MultiSampleTrait
 from monai.utils import ensure_tuple_rep
 from scipy import ndimage
@@ -80,7 +82,7 @@ from .utils import BREAST_MASK_KEY
 
 __all__ = ["PatchCenterSets", "RandLesionPatchesd", "mask_lesion_regions", "patch_center_sets"]
 
-_INDICES_KEY = "__lesion_patch_indices__"
+_PAD_MODES = ("constant", "reflect", "replicate", "circular")
 
 
 def _to_numpy(x: Any) -> np.ndarray:
@@ -243,7 +245,8 @@ class RandLesionPatchesd(Randomizable, MapTransform, MultiSampleTrait):
             for the ``lesions`` list (see :func:`~mammo_monai.transforms.lesions.lesion_regions`); without
             ``class_map`` every lesion is class 1 (binary abnormal). Negatives avoid every located lesion,
             also those not selected. With a mask the class is the mask value.
-        pad_mode: how patches running off the image are padded (MONAI/``torch.nn.functional.pad`` modes).
+        pad_mode: how patches running off the image are padded (``torch.nn.functional.pad`` modes:
+            ``constant`` (zeros), ``reflect``, ``replicate``, ``circular``).
         label_key, center_key, lesion_index_key: output keys of the class, centre ``[row, col]`` (int64 array,
             input grid) and lesion number (``-1``: normal tissue).
         strict: with the ``lesions`` list, refuse an image that records a geometric operation and lesions
@@ -308,22 +311,14 @@ class RandLesionPatchesd(Randomizable, MapTransform, MultiSampleTrait):
         self.lesion_filter = {"lesion_types": lesion_types, "pathologies": pathologies, "class_map": class_map,
                               "shape": shape}
         lesion_regions(None, (1, 1), **self.lesion_filter)  # validate the filter now, not on the first item
+        if pad_mode not in _PAD_MODES:
+            raise ValueError(f"pad_mode must be one of {_PAD_MODES}, got {pad_mode!r}")
         self.pad_mode = pad_mode
         self.label_key, self.center_key, self.lesion_index_key = label_key, center_key, lesion_index_key
         self.strict = strict
-        self.cropper = RandCropByLabelClassesd(
-            keys=self.keys, label_key=self.keys[0], spatial_size=size, num_samples=self.num_samples,
-            indices_key=_INDICES_KEY, allow_smaller=False, warn=False, allow_missing_keys=allow_missing_keys,
-        )
-
-    def set_random_state(self, seed: int | None = None, state: np.random.RandomState | None = None
-                         ) -> RandLesionPatchesd:
-        super().set_random_state(seed, state)
-        self.cropper.set_random_state(state=self.R)
-        return self
 
     def randomize(self, data: Any = None) -> None:
-        """All random draws are made by the wrapped ``RandCropByLabelClassesd`` when called."""
+        """The draws depend on the item (its centre sets), so they are made in ``__call__`` with ``self.R``."""
 
     # -- the deterministic part -------------------------------------------------------------------------
     def _regions(self, d: Mapping[Hashable, Any], shape: tuple[int, int]
@@ -379,45 +374,27 @@ class RandLesionPatchesd(Randomizable, MapTransform, MultiSampleTrait):
                 if self.neg > 0 else " and neg=0")
             raise ValueError(f"RandLesionPatchesd: nothing to sample from {name}: {why}")
 
-        # pad just enough that every candidate centre is a valid crop centre (no MONAI centre correction)
         sr, sc = self.patch_size
-        rows_all = [p[0] for p in sets.positives] if use_pos else []
-        cols_all = [p[1] for p in sets.positives] if use_pos else []
-        if use_bg:
-            bg_rows, bg_cols = np.nonzero(sets.negatives.any(axis=1))[0], np.nonzero(sets.negatives.any(axis=0))[0]
-            rows_all.append(bg_rows[[0, -1]])
-            cols_all.append(bg_cols[[0, -1]])
-        rmin, rmax = min(int(r.min()) for r in rows_all), max(int(r.max()) for r in rows_all)
-        cmin, cmax = min(int(c.min()) for c in cols_all), max(int(c.max()) for c in cols_all)
-        pad = (max(0, sr // 2 - rmin), max(0, sr - sr // 2 - 1 - (shape[0] - 1 - rmax)),
-               max(0, sc // 2 - cmin), max(0, sc - sc // 2 - 1 - (shape[1] - 1 - cmax)))
-        width = shape[1] + pad[2] + pad[3]
-
         indices: list[np.ndarray] = []
         ratios: list[float] = []
         if use_bg:
-            indices.append(bg_flat + (bg_flat // shape[1]) * (pad[2] + pad[3]) + pad[0] * width + pad[2])
+            indices.append(bg_flat)
             ratios.append(self.neg)
-        pos_flat = []
+        pos_flat: list[np.ndarray] = []
         if use_pos:
             for rr, cc in sets.positives:
-                pos_flat.append((rr + pad[0]) * width + cc + pad[2])
+                pos_flat.append(rr * shape[1] + cc)
                 indices.append(pos_flat[-1])
                 ratios.append(self.pos / len(regions))
+        probs = np.asarray(ratios, dtype=float) / float(np.sum(ratios))
+        keys = list(self.key_iterator(d))
+        rest = {k: v for k, v in d.items() if k not in keys}
 
-        if any(pad):
-            padder = BorderPad(spatial_border=list(pad), mode=self.pad_mode)
-            for key in self.key_iterator(d):
-                d[key] = padder(d[key])
-        d[_INDICES_KEY] = indices
-        self.cropper.label_key = next(iter(self.key_iterator(d)), self.keys[0])  # a padded key gives the shape
-        self.cropper.cropper.ratios = ratios
-        samples = self.cropper(d)
-        centers = self.cropper.cropper.centers or ()
-
-        for sample, center in zip(samples, centers):
-            row, col = int(center[0]) - pad[0], int(center[1]) - pad[2]
-            flat = int(center[0]) * width + int(center[1])
+        samples = []
+        for _ in range(self.num_samples):
+            chosen = indices[int(self.R.choice(len(indices), p=probs))]
+            flat = int(chosen[self.R.randint(chosen.size)])
+            row, col = divmod(flat, shape[1])
             owners = [k for k, f in enumerate(pos_flat) if _contains(f, flat)]
             if len(owners) > 1:  # jittered regions of nearby lesions overlap: the nearest lesion owns the centre
                 owners = [min(owners, key=lambda k: _distance(regions[k], row, col))]
@@ -425,10 +402,46 @@ class RandLesionPatchesd(Randomizable, MapTransform, MultiSampleTrait):
                 label, lesion = regions[owners[0]].value, regions[owners[0]].index
             else:
                 label, lesion = 0, -1
+            sample = deepcopy(rest)
+            start = (row - sr // 2, col - sc // 2)
+            for key in keys:
+                sample[key] = _crop(d[key], start, self.patch_size, self.pad_mode)
             sample[self.label_key] = int(label)
             sample[self.center_key] = np.array([row, col], dtype=np.int64)
             sample[self.lesion_index_key] = int(lesion)
+            samples.append(sample)
         return samples
+
+
+def _crop(x: Any, start: tuple[int, int], size: tuple[int, int], pad_mode: str) -> Any:
+    """The ``size`` window of ``x`` (C, rows, cols) at ``start`` (may run off the image: padded, ``pad_mode``).
+
+    A MetaTensor comes back as one with the same metadata and the window's affine (no inverse record).
+    """
+    meta = x if isinstance(x, MetaTensor) else None
+    data = x.as_tensor() if meta is not None else torch.as_tensor(x)
+    rows, cols = int(data.shape[1]), int(data.shape[2])
+    r0, c0 = start
+    r1, c1 = r0 + size[0], c0 + size[1]
+    patch = data[:, max(r0, 0):min(r1, rows), max(c0, 0):min(c1, cols)]
+    pad = (max(0, -c0), max(0, c1 - cols), max(0, -r0), max(0, r1 - rows))
+    if any(pad):
+        patch = _pad(patch, pad, pad_mode)
+    if meta is None:
+        return patch
+    affine = meta.affine.to(torch.float64)
+    shift = torch.eye(affine.shape[0], dtype=torch.float64)
+    shift[0, -1], shift[1, -1] = float(r0), float(c0)
+    kept = {k: v for k, v in meta.meta.items() if k != "affine"}
+    return MetaTensor(patch, affine=affine @ shift, meta=kept)
+
+
+def _pad(patch: torch.Tensor, pad: tuple[int, int, int, int], mode: str) -> torch.Tensor:
+    if mode == "constant":
+        return F.pad(patch, pad, mode="constant", value=0.0)
+    work = patch if patch.is_floating_point() else patch.float()
+    out = F.pad(work[None], pad, mode=mode)[0]
+    return out if out.dtype == patch.dtype else out.to(patch.dtype)
 
 
 def _contains(sorted_flat: np.ndarray, value: int) -> bool:
