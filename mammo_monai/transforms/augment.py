@@ -48,16 +48,9 @@ import numpy as np
 from monai.config import KeysCollection
 from monai.utils import ensure_tuple
 
+from .utils import symmetric_range
+
 __all__ = ["mammography_train_augmentations", "mammography_train_augmentations_config"]
-
-
-def _pair(value: float | Sequence[float], name: str) -> list[float]:
-    values = [float(v) for v in ensure_tuple(value)]
-    if len(values) == 1:
-        values = [-abs(values[0]), abs(values[0])]
-    if len(values) != 2 or values[0] > values[1]:
-        raise ValueError(f"{name} must be one number r (meaning [-r, r]) or a (low, high) pair, got {value}")
-    return values
 
 
 def mammography_train_augmentations_config(
@@ -118,7 +111,7 @@ def mammography_train_augmentations_config(
     prob = float(prob)
     out: list[dict[str, Any]] = []
 
-    rot = _pair(rotate_range, "rotate_range")
+    rot = symmetric_range(rotate_range, "rotate_range")
     for name, value in (("scale_range", scale_range), ("shear_range", shear_range),
                         ("translate_range", translate_range)):
         if value < 0:

@@ -43,19 +43,12 @@ from monai.transforms import MapTransform, Randomizable, Transform
 from monai.transforms.utils import create_rotate, create_scale, create_shear
 from monai.utils import ensure_tuple, ensure_tuple_rep
 
+from .utils import on_new_grid, symmetric_range
+
 __all__ = ["RandFusedAffine", "RandFusedAffined", "fused_affine_apply"]
 
 _MODES = ("bilinear", "nearest")
 _PADDING = ("zeros", "border", "reflection")
-
-
-def _range(value: float | Sequence[float], name: str) -> tuple[float, float]:
-    values = [float(v) for v in ensure_tuple(value)]
-    if len(values) == 1:
-        values = [-abs(values[0]), abs(values[0])]
-    if len(values) != 2 or values[0] > values[1]:
-        raise ValueError(f"{name} must be one number r (meaning [-r, r]) or a (low, high) pair, got {value}")
-    return values[0], values[1]
 
 
 def fused_affine_apply(img: torch.Tensor | np.ndarray, matrix: np.ndarray | None, flips: Sequence[int] = (),
@@ -88,15 +81,7 @@ def fused_affine_apply(img: torch.Tensor | np.ndarray, matrix: np.ndarray | None
         if out.dtype != x.dtype:
             out = out.round().to(x.dtype) if x.dtype != torch.bool else out > 0.5
         pixel_map = matrix
-    if meta is None:
-        return out
-    affine = meta.affine.clone()
-    k = affine.shape[0]
-    h = torch.eye(k, dtype=torch.float64)
-    h[:2, :2] = torch.as_tensor(pixel_map[:2, :2])
-    h[:2, k - 1] = torch.as_tensor(pixel_map[:2, 2])
-    kept = {k: v for k, v in meta.meta.items() if k != "affine"}
-    return MetaTensor(out, affine=affine.to(torch.float64) @ h, meta=kept)
+    return out if meta is None else on_new_grid(meta, out, pixel_map)
 
 
 def _flip_matrix(flips: Sequence[int], shape: Sequence[int]) -> np.ndarray:
@@ -139,7 +124,7 @@ class RandFusedAffine(Randomizable, Transform):
             raise ValueError(f"flip_axes must hold distinct spatial axes 0 and/or 1, got {flip_axes}")
         _check_modes([mode], [padding_mode])
         self.prob = float(prob)
-        self.rotate_range = _range(rotate_range, "rotate_range")
+        self.rotate_range = tuple(symmetric_range(rotate_range, "rotate_range"))
         self.scale_range, self.shear_range = float(scale_range), float(shear_range)
         self.translate_range = float(translate_range)
         self.flip_axes = axes

@@ -78,7 +78,7 @@ from monai.utils import ensure_tuple_rep
 from scipy import ndimage
 
 from .lesions import LesionRegion, check_original_grid, lesion_regions
-from .utils import BREAST_MASK_KEY
+from .utils import BREAST_MASK_KEY, on_new_grid
 
 __all__ = ["PatchCenterSets", "RandLesionPatchesd", "mask_lesion_regions", "patch_center_sets"]
 
@@ -429,11 +429,7 @@ def _crop(x: Any, start: tuple[int, int], size: tuple[int, int], pad_mode: str) 
         patch = _pad(patch, pad, pad_mode)
     if meta is None:
         return patch
-    affine = meta.affine.to(torch.float64)
-    shift = torch.eye(affine.shape[0], dtype=torch.float64)
-    shift[0, -1], shift[1, -1] = float(r0), float(c0)
-    kept = {k: v for k, v in meta.meta.items() if k != "affine"}
-    return MetaTensor(patch, affine=affine @ shift, meta=kept)
+    return on_new_grid(meta, patch, np.array([[1.0, 0.0, r0], [0.0, 1.0, c0], [0.0, 0.0, 1.0]]))
 
 
 def _pad(patch: torch.Tensor, pad: tuple[int, int, int, int], mode: str) -> torch.Tensor:

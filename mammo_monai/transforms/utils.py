@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,7 +20,16 @@ from monai.data import MetaTensor
 
 from mammo_monai.data.schema import normalise_laterality
 
-__all__ = ["BREAST_MASK_KEY", "CHEST_WALL_SIDE", "PECTORAL_MASK_KEY", "image_plane", "item_laterality", "item_view"]
+__all__ = [
+    "BREAST_MASK_KEY",
+    "CHEST_WALL_SIDE",
+    "PECTORAL_MASK_KEY",
+    "image_plane",
+    "item_laterality",
+    "item_view",
+    "on_new_grid",
+    "symmetric_range",
+]
 
 BREAST_MASK_KEY = "breast_mask"
 PECTORAL_MASK_KEY = "pectoral_mask"
@@ -64,3 +73,28 @@ def image_plane(img: Any) -> np.ndarray:
     if arr.ndim != 2:
         raise ValueError(f"expected a (C, rows, cols) or (rows, cols) image, got shape {np.shape(img)}")
     return arr.view(np.uint8) if arr.dtype == bool else arr
+
+
+def on_new_grid(source: MetaTensor, data: torch.Tensor, pixel_map: np.ndarray) -> MetaTensor:
+    """``data`` as a MetaTensor with ``source``'s metadata on the grid ``pixel_map`` leads to.
+
+    ``pixel_map`` (3 x 3, row/col, homogeneous) maps an output pixel to the ``source`` pixel it comes from;
+    the new affine is ``source.affine @ pixel_map`` (embedded in the affine's own size).
+    """
+    affine = source.affine.to(torch.float64)
+    k = affine.shape[0]
+    h = torch.eye(k, dtype=torch.float64)
+    h[:2, :2] = torch.as_tensor(pixel_map[:2, :2], dtype=torch.float64)
+    h[:2, k - 1] = torch.as_tensor(pixel_map[:2, 2], dtype=torch.float64)
+    kept = {key: value for key, value in source.meta.items() if key != "affine"}
+    return MetaTensor(data, affine=affine @ h, meta=kept)
+
+
+def symmetric_range(value: float | Sequence[float], name: str) -> list[float]:
+    """``r`` -> ``[-|r|, |r|]``; a ``(low, high)`` pair as it is (checked)."""
+    values = [float(v) for v in np.atleast_1d(np.asarray(value, dtype=float)).tolist()]
+    if len(values) == 1:
+        values = [-abs(values[0]), abs(values[0])]
+    if len(values) != 2 or values[0] > values[1]:
+        raise ValueError(f"{name} must be one number r (meaning [-r, r]) or a (low, high) pair, got {value}")
+    return values
