@@ -19,7 +19,14 @@ from .fused_affine import RandFusedAffine, RandFusedAffined, fused_affine_apply
 from .intensity import IntensityWindow, IntensityWindowd, window_from_meta
 from .laterality import NormalizeLaterality, NormalizeLateralityd, chest_wall_side, chest_wall_side_from_image
 from .lesions import LesionMask, LesionMaskd, LesionRegion, check_original_grid, lesion_class, lesion_regions
-from .patches import PatchCenterSets, RandLesionPatchesd, mask_lesion_regions, patch_center_sets
+from .patches import (
+    LesionPatchCentres,
+    LesionPatchCentresd,
+    PatchCenterSets,
+    RandLesionPatchesd,
+    mask_lesion_regions,
+    patch_center_sets,
+)
 from .pectoral import PectoralMuscleMask, RemovePectoralMuscled, pectoral_line_mask
 from .pipelines import (
     full_mammogram_config,
@@ -48,6 +55,8 @@ __all__ = [
     "LesionCropd",
     "LesionMask",
     "LesionMaskd",
+    "LesionPatchCentres",
+    "LesionPatchCentresd",
     "LesionRegion",
     "NormalizeLaterality",
     "NormalizeLateralityd",

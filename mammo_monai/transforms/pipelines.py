@@ -222,10 +222,12 @@ def patch_config(
     ]
     keys = [*keys, BREAST_MASK_KEY]
     if train:
+        where = {"patch_size": [patch_size, patch_size], "jitter": jitter, "min_distance": min_distance,
+                 "mask_key": "lesion_mask", "breast_mask_key": BREAST_MASK_KEY}
+        # the centre sets depend on the item only: computed before the first random transform (cacheable)
+        config.append({"_target_": "mammo_monai.transforms.LesionPatchCentresd", "keys": image_key, **where})
         config.append({"_target_": "mammo_monai.transforms.RandLesionPatchesd", "keys": keys,
-                       "patch_size": [patch_size, patch_size], "num_samples": num_samples, "pos": pos, "neg": neg,
-                       "jitter": jitter, "min_distance": min_distance, "mask_key": "lesion_mask",
-                       "breast_mask_key": BREAST_MASK_KEY})
+                       "num_samples": num_samples, "pos": pos, "neg": neg, **where})
         config.extend(mammography_train_augmentations_config(image_key, **dict(augment or {})))
         config.append({"_target_": "EnsureTyped", "keys": image_key})
     else:

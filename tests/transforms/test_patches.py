@@ -15,7 +15,12 @@ from scipy import ndimage
 from mammo_monai.data.schema import make_lesion
 from mammo_monai.data.synthetic.anatomy import LesionSpec, render_mammogram
 from mammo_monai.transforms.lesions import LesionMaskd
-from mammo_monai.transforms.patches import RandLesionPatchesd, patch_center_sets
+from mammo_monai.transforms.patches import (
+    LesionPatchCentres,
+    LesionPatchCentresd,
+    RandLesionPatchesd,
+    patch_center_sets,
+)
 from mammo_monai.transforms.utils import BREAST_MASK_KEY
 
 ROWS, COLS = 600, 400
@@ -214,3 +219,50 @@ def test_missing_keys_allowed():
     sampler = _sampler(keys=["lesion_mask", "image"], allow_missing_keys=True, num_samples=3)
     patches = sampler(_item())
     assert len(patches) == 3 and all(p["image"].shape == (1, 48, 64) and "lesion_mask" not in p for p in patches)
+
+
+def _centres(**kwargs) -> LesionPatchCentresd:
+    args = {"patch_size": (48, 64), "jitter": 8, "min_distance": 12, "class_map": CLASS_MAP}
+    args.update(kwargs)
+    return LesionPatchCentresd("image", **args)
+
+
+def test_precomputed_centres_give_the_same_draws_and_stay_out_of_the_patches():
+    """LesionPatchCentresd (the cached half) + the sampler == the sampler alone, seed for seed."""
+    item = _centres()(_item())
+    assert isinstance(item["patch_centres"], LesionPatchCentres)
+    inline = _sampler(num_samples=30).set_random_state(5)(_item())
+    cached = _sampler(num_samples=30).set_random_state(5)(item)
+    assert [p["patch_center"].tolist() for p in inline] == [p["patch_center"].tolist() for p in cached]
+    assert [p["patch_label"] for p in inline] == [p["patch_label"] for p in cached]
+    assert all(torch.equal(p["image"], q["image"]) for p, q in zip(inline, cached))
+    assert all("patch_centres" not in p and "lesions" in p for p in cached)
+    # from a lesion mask too (the bundle's case: the label is the mask)
+    masked = LesionMaskd(keys="lesion_mask", class_map=CLASS_MAP)(_item())
+    a = _sampler(mask_key="lesion_mask", num_samples=10).set_random_state(2)(masked)
+    b = _sampler(mask_key="lesion_mask", num_samples=10).set_random_state(2)(_centres(mask_key="lesion_mask")(masked))
+    assert [p["patch_center"].tolist() for p in a] == [p["patch_center"].tolist() for p in b]
+
+
+def test_precomputed_centres_of_other_settings_or_grid_are_refused():
+    item = _centres(jitter=4)(_item())
+    with pytest.raises(ValueError, match="other settings \\(jitter\\)"):
+        _sampler()(item)
+    item = _centres()(_item())
+    item["image"] = item["image"][:, :-10]
+    with pytest.raises(ValueError, match="grid"):
+        _sampler()(item)
+    with pytest.raises(TypeError, match="LesionPatchCentres"):
+        _sampler()({**_item(), "patch_centres": [1, 2, 3]})
+    with pytest.raises(ValueError, match="one reference image"):
+        LesionPatchCentresd(["image", "label"], patch_size=32)
+
+
+def test_patches_never_share_memory_with_the_input():
+    """So a CacheDataset may skip its deep copy (copy_cache=False) with this sampler first among the random ones."""
+    item = _item()
+    item["image"] = item["image"].as_tensor()
+    before = item["image"].clone()
+    for p in _sampler(num_samples=20)(item):
+        p["image"] += 1
+    assert torch.equal(item["image"], before)
