@@ -7,6 +7,7 @@
     mammo-monai synth cbis_ddsm OUT --n_patients N --seed S
     mammo-monai synth mias OUT
     mammo-monai eval segmentation --pred DIR_OR_DATALIST --label DATALIST --out DIR
+    mammo-monai eval classification --pred CSV_OR_JSON --label DATALIST --out DIR --task TASK [--val_pred FILE]
     mammo-monai info FILE
     mammo-monai demo [--out DIR]
 
@@ -98,6 +99,20 @@ class Eval:
         report = evaluate_segmentation(pred, label, out, split=split, threshold=threshold, spacing=spacing,
                                        n_resamples=n_resamples, seed=seed, overlays=overlays, overwrite=overwrite)
         print(format_segmentation_summary(report))
+
+    def classification(self, pred: str, label: str, out: str, task: str, split: str = "test",
+                       val_pred: str | None = None, include_normal: bool = False,
+                       fixed_sensitivities: tuple[float, ...] = (0.9,), n_resamples: int = 2000, seed: int = 0,
+                       n_bins: int = 10, overwrite: bool = False) -> None:
+        """AUC, balanced accuracy, per-class metrics, operating points, ECE with 95% CIs + ROC/PR/reliability PNGs.
+        TASK: abnormal | malignant (image level), pathology | type_pathology (lesion level); PRED: a CSV/JSON
+        with image[, lesion_index], prob_<class>; --val_pred (validation predictions) chooses the binary threshold."""
+        from .evaluation import evaluate_classification, format_classification_summary
+
+        report = evaluate_classification(pred, label, out, task, split=split, val_pred=val_pred,
+                                         include_normal=include_normal, fixed_sensitivities=fixed_sensitivities,
+                                         n_resamples=n_resamples, seed=seed, n_bins=n_bins, overwrite=overwrite)
+        print(format_classification_summary(report))
 
 
 class Synth:

@@ -147,9 +147,19 @@ def downsample_mean(plane: np.ndarray, factor: int) -> np.ndarray:
         rows_sum = block_rows[:, 0].copy()
         for i in range(1, block_rows.shape[1]):
             rows_sum += block_rows[:, i]
+    elif acc is not np.float64:  # integers: adding strided views is exact and ~2x faster than numpy's sum
+        rows_sum = block_rows[:, 0].astype(acc)
+        for i in range(1, block_rows.shape[1]):
+            rows_sum += block_rows[:, i]
     else:
         rows_sum = block_rows.sum(axis=1, dtype=acc)
-    summed = rows_sum[:, : w * factor].reshape(h, w, factor).sum(axis=2, dtype=acc)
+    if acc is not np.float64:
+        cells = rows_sum[:, : w * factor].reshape(h, w, factor)
+        summed = cells[:, :, 0].copy()
+        for j in range(1, factor):
+            summed += cells[:, :, j]
+    else:
+        summed = rows_sum[:, : w * factor].reshape(h, w, factor).sum(axis=2, dtype=acc)
     small = (summed / np.float32(block_rows.shape[1] * factor)).astype(np.float32)
     pad = (-(-rows // factor) - h, -(-cols // factor) - w)
     return np.pad(small, ((0, pad[0]), (0, pad[1])), mode="edge") if any(pad) else small
@@ -499,7 +509,10 @@ class BreastCropResized(MapTransform, InvertibleTransform):
     write the breast mask on the output grid: ``BreastRegionCropd`` + ``Resized(mode="area",
     size_mode="longest")`` + ``BreastMaskd``, faster: on a 4432 x 2864 CBIS-DDSM scan to 1024 px, 34-42 ms
     against ~50 ms for the three (``scripts/bench/bench_pipeline.py --steps``; the whole pipeline went from
-    1.98-2.06x to 1.61-1.68x the bare decode in the same runs).
+    1.98-2.06x to 1.61-1.68x the bare decode in the same runs). An integer image (a uint16 scan loaded as it is:
+    the pipeline's ``LoadImaged(dtype=None)`` with ``MammogramReader(native_uint16=True)``) is not converted to
+    float first: its blocks are summed in integers over the box only (the whole pipeline then 1.33x the
+    decode, the previous one 1.64x in the same run).
 
     Why one transform: on a 4500 x 2900 scan shrunk to 1024 px the three steps each touch the full-resolution
     image (the box's working copy, MONAI's adaptive-pooling ``area`` resize of the crop, which copies it, and a

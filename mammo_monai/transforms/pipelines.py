@@ -63,9 +63,16 @@ def instantiate_transforms(config: Sequence[Mapping[str, Any]]) -> Compose:
     return Compose(parser.get_parsed_content("transforms"))
 
 
-def _load(keys: list[str]) -> dict[str, Any]:
-    return {"_target_": "LoadImaged", "keys": keys, "reader": dict(_READER), "ensure_channel_first": True,
-            "image_only": True, "allow_missing_keys": True}
+def _load(keys: list[str], keep_dtype: bool = False) -> dict[str, Any]:
+    """``LoadImaged`` with the mammogram reader. ``keep_dtype``: the file's own dtype (a uint16 scan stays
+    uint16: ``dtype=None`` and the reader's ``native_uint16``) instead of MONAI's float32 copy of the whole
+    image, for a pipeline whose next geometric step shrinks the image and converts only what it keeps."""
+    reader = dict(_READER, native_uint16=True) if keep_dtype else dict(_READER)
+    config = {"_target_": "LoadImaged", "keys": keys, "reader": reader, "ensure_channel_first": True,
+              "image_only": True, "allow_missing_keys": True}
+    if keep_dtype:
+        config["dtype"] = None
+    return config
 
 
 def full_mammogram_config(
@@ -91,7 +98,8 @@ def full_mammogram_config(
     masks = [label_key] if label_key else []
     keys = [image_key, *masks]
     from_lesions = bool(label_key) and label_source == "lesions"
-    config: list[dict[str, Any]] = [_load([image_key] if from_lesions else keys)]
+    # the scan stays in its own dtype until BreastCropResized, which converts only the breast's rows
+    config: list[dict[str, Any]] = [_load([image_key] if from_lesions else keys, keep_dtype=True)]
     if label_key and label_from_lesions is not None:
         config.append({"_target_": "mammo_monai.transforms.LesionMaskd", "keys": label_key, "image_key": image_key,
                        "lesion_types": list(label_from_lesions) or None, "only_if_missing": not from_lesions})

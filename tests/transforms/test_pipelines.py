@@ -76,6 +76,37 @@ def test_full_mammogram_pipeline_output(synthetic_items):
     assert tuple(train["image"].shape) == (1, 256, 256) and set(train["label"].unique().tolist()) <= {0.0, 1.0}
 
 
+def _float32_load_pipeline(**kwargs):
+    """The full-mammogram pipeline with MONAI's default float32 load (what it was before the uint16 load)."""
+    config = mt.full_mammogram_config(**kwargs)
+    config[0] = {k: v for k, v in config[0].items() if k != "dtype"}
+    config[0]["reader"] = {k: v for k, v in config[0]["reader"].items() if k != "native_uint16"}
+    return mt.instantiate_transforms(config)
+
+
+def _same_as_float32_load(item: dict, **kwargs) -> None:
+    pipeline = mt.full_mammogram_transforms(**kwargs)
+    loaded = pipeline.transforms[0](dict(item))
+    raw, _ = read_mammogram(item["image"])
+    if raw.dtype == np.uint16:  # the scan reaches BreastCropResized as decoded: no int32/float32 copy
+        assert loaded["image"].dtype == torch.uint16
+    new, old = pipeline(dict(item)), _float32_load_pipeline(**kwargs)(dict(item))
+    for key in ("image", "label", "breast_mask"):
+        if key in old:
+            assert new[key].dtype == old[key].dtype and torch.equal(new[key].as_tensor(), old[key].as_tensor()), key
+    assert new["breast_box"] == old["breast_box"]
+
+
+def test_uint16_load_gives_the_float32_result(synthetic_items):
+    for item in [i for i in synthetic_items if "label" in i][:3]:
+        _same_as_float32_load(item, spatial_size=256)
+
+
+def test_uint16_load_gives_the_float32_result_on_real_cbis_ddsm(shared_dicom):
+    for path in sorted((shared_dicom / "cbis-ddsm").glob("*.dcm"))[:2]:
+        _same_as_float32_load({"image": str(path)}, spatial_size=1024, label_key=None)
+
+
 def test_round_trip_on_synthetic_images(synthetic_items):
     for item in [i for i in synthetic_items if "label" in i][:4]:
         back, original, scale = _round_trip(item, spatial_size=max(read_mammogram(item["image"])[0].shape))

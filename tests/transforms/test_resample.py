@@ -40,6 +40,23 @@ def test_fractional_sizes_keep_the_mean_and_follow_monai_area():
     assert float(up.sum()) * (440 * 233) / (512 * 271) == pytest.approx(10000.0, rel=1e-4)
 
 
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.uint16, torch.int16, torch.bool])
+def test_integer_input_is_summed_exactly_like_the_float_path(dtype):
+    """A scan loaded in its own dtype (uint16) is block-summed in integers over the box: same values as
+    converting it to float32 first, partial blocks at the image's end included."""
+    rng = np.random.default_rng(0)
+    low, high = (-300, 300) if dtype == torch.int16 else (0, 2 if dtype == torch.bool else 255)
+    for shape, box, out, factor in [((1, 403, 301), [0, 0, 403, 301], (100, 75), 4),
+                                    ((1, 403, 301), [7, 13, 403, 301], (60, 40), 6),
+                                    ((2, 50, 37), [0, 0, 50, 37], (10, 7), 5)]:
+        arr = torch.from_numpy(rng.integers(low, high, shape)).to(dtype)
+        box = aligned_box(box, shape[1:], factor)
+        got = crop_area_resize(arr, box, out, factor)
+        expected = crop_area_resize(arr.to(torch.float32), box, out, factor)
+        assert got.dtype == torch.float32 and got.shape == expected.shape
+        assert torch.allclose(got, expected, rtol=1e-6, atol=1e-4), (shape, box)
+
+
 def test_crop_area_resize_checks_its_arguments():
     img = torch.zeros(1, 100, 80)
     with pytest.raises(ValueError, match="grid"):
