@@ -147,18 +147,20 @@ class LabelSet:
         """Why :meth:`target` is ``None`` for ``item`` (``None`` when the item has a class)."""
         return self.truth(item)[1]
 
-    def items(self, split_items: Iterable[Mapping[str, Any]], require_position: bool = False) -> list[dict[str, Any]]:
+    def items(self, split_items: Iterable[Mapping[str, Any]], require_position: bool = False,
+              use_crop_files: bool = False) -> list[dict[str, Any]]:
         """The items this set scores, from the per-image items of one datalist split.
 
         Image level: copies of the items. Lesion level: one item per lesion
         (:func:`~mammo_monai.data.lesion_items.lesion_items`; ``require_position`` keeps only lesions with a
-        box or centre+radius, what a crop-based model can see), then, when the set has the normal class,
-        one normal-tissue item per normal image (:func:`normal_items`).
+        box or centre+radius, what a crop-based model can see; ``use_crop_files``: the dataset's own crop file
+        as ``image``, CBIS-DDSM), then, when the set has the normal class, one normal-tissue item per normal
+        image (:func:`normal_items`).
         """
         split_items = list(split_items)
         if self.level == IMAGE_LEVEL:
             return [dict(item) for item in split_items]
-        out = lesion_items(split_items, require_position=require_position)
+        out = lesion_items(split_items, require_position=require_position, use_crop_files=use_crop_files)
         if self.include_normal:
             out += normal_items(split_items)
         return out
@@ -326,6 +328,7 @@ def labelled_items(
     include_normal: bool = False,
     key: str = "label",
     require_position: bool = False,
+    use_crop_files: bool = False,
 ) -> list[dict[str, Any]]:
     """The items of one datalist split that ``task`` scores, each with its class index under ``key``: what a
     classification bundle trains and validates on (``"data": "$mammo_monai.data.labels.labelled_items(...)"``).
@@ -345,7 +348,7 @@ def labelled_items(
 
     ls = label_set(task, include_normal=include_normal)
     kept, skipped = [], Counter()
-    for item in ls.items(split_items, require_position=require_position):
+    for item in ls.items(split_items, require_position=require_position, use_crop_files=use_crop_files):
         target, reason = ls.truth(item)
         if target is None:
             skipped[reason] += 1

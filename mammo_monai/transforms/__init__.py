@@ -19,6 +19,7 @@ from .fused_affine import RandFusedAffine, RandFusedAffined, fused_affine_apply
 from .intensity import IntensityWindow, IntensityWindowd, window_from_meta
 from .laterality import NormalizeLaterality, NormalizeLateralityd, chest_wall_side, chest_wall_side_from_image
 from .lesions import LesionMask, LesionMaskd, LesionRegion, check_original_grid, lesion_class, lesion_regions
+from .normal_tissue import NormalTissueLesiond, RandNormalTissueLesiond
 from .patches import (
     LesionPatchCentres,
     LesionPatchCentresd,
@@ -58,6 +59,7 @@ __all__ = [
     "LesionPatchCentres",
     "LesionPatchCentresd",
     "LesionRegion",
+    "NormalTissueLesiond",
     "NormalizeLaterality",
     "NormalizeLateralityd",
     "PatchCenterSets",
@@ -65,6 +67,7 @@ __all__ = [
     "RandFusedAffine",
     "RandFusedAffined",
     "RandLesionPatchesd",
+    "RandNormalTissueLesiond",
     "RemovePectoralMuscled",
     "ResampleToSpacingd",
     "SetPixelSpacingd",

@@ -163,11 +163,20 @@ def lesion_crop_config(
     percentiles: Sequence[float] = (0.5, 99.5),
     train: bool = False,
     augment: Mapping[str, Any] | None = None,
+    normal_tissue: bool = False,
+    default_spacing: float | None = None,
+    normal_radius_mm: Sequence[float] = (4.0, 15.0),
 ) -> list[dict[str, Any]]:
     """The lesion-crop pipeline as transform configs (see :func:`lesion_crop_transforms`)."""
     if source not in ("full_image", "crop_file"):
         raise ValueError(f"source must be 'full_image' or 'crop_file', got {source!r}")
+    if normal_tissue and source != "full_image":
+        raise ValueError("normal_tissue crops are cut from full images (source='full_image')")
     config: list[dict[str, Any]] = [_load([image_key])]
+    if normal_tissue:  # normal-tissue items get a pseudo-lesion: random in training, fixed per image otherwise
+        name = "RandNormalTissueLesiond" if train else "NormalTissueLesiond"
+        config.append({"_target_": f"mammo_monai.transforms.{name}", "keys": image_key, "lesion_key": "lesion",
+                       "radius_mm": list(normal_radius_mm), "default_spacing": default_spacing})
     if source == "full_image":
         config.append({"_target_": "mammo_monai.transforms.LesionCropd", "keys": image_key, "lesion_key": "lesion",
                        "context": context, "min_size": min_size})
@@ -192,6 +201,10 @@ def lesion_crop_transforms(**kwargs: Any) -> Compose:
     dataset's crop file with ``source="crop_file"``), ``lesion`` (its record: mask/box/centre in the full
     image's grid), ``laterality``. The crop is ``context`` x the lesion's extent, at least ``min_size`` px,
     padded where it runs off the film, then windowed on its own percentiles and resized to ``spatial_size``.
+    With ``normal_tissue`` the normal-tissue items (``mammo_monai.data.labels.normal_items``) get a pseudo-lesion
+    inside the breast first (:class:`~mammo_monai.transforms.normal_tissue.NormalTissueLesiond`, radius in
+    ``normal_radius_mm``, ``default_spacing`` mm for files without a spacing; a new one per call with ``train``,
+    fixed per image without), so their crops are cut by the same rules.
     """
     return instantiate_transforms(lesion_crop_config(**kwargs))
 

@@ -147,6 +147,24 @@ def test_lesion_crop_pipeline(synthetic_items):
     assert tuple(out["image"].shape) == (1, 96, 96)
 
 
+def test_lesion_crop_pipeline_cuts_normal_tissue_like_lesions(synthetic_items):
+    from mammo_monai.data.labels import normal_items
+
+    image = next(i for i in synthetic_items if "label" in i)
+    normal = normal_items([{**image, "pathology": "normal", "lesions": []}])[0]
+    evaluate = mt.lesion_crop_transforms(spatial_size=96, normal_tissue=True, default_spacing=0.05)
+    first, again = evaluate(dict(normal)), evaluate(dict(normal))
+    assert tuple(first["image"].shape) == (1, 96, 96) and first["lesion_crop_box"] == again["lesion_crop_box"]
+    train = mt.lesion_crop_transforms(spatial_size=96, normal_tissue=True, default_spacing=0.05, train=True)
+    boxes = {tuple(train.set_random_state(k)(dict(normal))["lesion_crop_box"]) for k in range(4)}
+    assert len(boxes) > 1  # training: other normal tissue at every call
+    lesion = lesion_items(synthetic_items)[0]  # a lesion item is cropped on its own record
+    assert evaluate(dict(lesion))["lesion_crop_box"] == mt.lesion_crop_transforms(spatial_size=96)(dict(lesion))[
+        "lesion_crop_box"]
+    with pytest.raises(ValueError, match="full images"):
+        mt.lesion_crop_config(normal_tissue=True, source="crop_file")
+
+
 def test_patch_pipeline(synthetic_items):
     item = next(i for i in synthetic_items if i["lesions"])
     patches = mt.patch_transforms(default_spacing=0.1, pixdim=0.2, patch_size=32, num_samples=6, pos=1,
