@@ -148,8 +148,8 @@ def crop_area_resize(img: torch.Tensor, box: Sequence[int], out_size: Sequence[i
         raise ValueError(f"box {list(box)} is not on the {f}-pixel grid (use aligned_box)")
     acc = _integer_accumulator(img.dtype, f) if f > 1 and img.device.type == "cpu" else None
     if acc is not None:  # a 16-bit scan loaded as it is: exact integer block sums of the box only
-        box = img[:, r0:r1, c0:c1].numpy()
-        cells = _integer_block_means(box.view(np.uint8) if box.dtype == bool else box, f, acc)
+        window = img[:, r0:r1, c0:c1].numpy()
+        cells = _integer_block_means(window.view(np.uint8) if window.dtype == bool else window, f, acc)
     else:
         band = img[:, r0:r1]  # full-width rows: contiguous, so no copy of the crop is made
         band = band if band.dtype == torch.float32 else band.to(torch.float32)
