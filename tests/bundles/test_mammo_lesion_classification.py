@@ -11,14 +11,21 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from .test_mammo_mass_segmentation import SCHEMA, _configs, _free_port, _meta, _run
+from .bundle_checks import (
+    ckpt_export_matches_checkpoint,
+    config_list,
+    ddp_trains_one_epoch,
+    meta_args,
+    run_bundle,
+    verify_metadata,
+    verify_net_in_out,
+)
 
 BUNDLE = Path(__file__).resolve().parents[2] / "bundles" / "mammo_lesion_classification"
 SMALL_NET = {"network_def": {"_target_": "DenseNet", "spatial_dims": 2, "in_channels": 1,
@@ -33,8 +40,8 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("bundle") / "mammo_lesion_classification"
     shutil.copytree(BUNDLE, root, ignore=shutil.ignore_patterns("models", "data", "eval", "predictions"))
     (root / "small_net.json").write_text(json.dumps(SMALL_NET))
-    _run(["run", "training", "--config_file", _configs(root, "train.json", str(root / "small_net.json")),
-          *_meta(root), *TINY, "--train#trainer#max_epochs", "2"], root)
+    run_bundle(["run", "training", "--config_file", config_list(root, "train.json", str(root / "small_net.json")),
+                *meta_args(root), *TINY, "--train#trainer#max_epochs", "2"], root)
     return root
 
 
@@ -57,9 +64,10 @@ def test_training_writes_checkpoints_and_validates_by_auc(bundle: Path) -> None:
 
 
 def test_evaluate_writes_metrics_and_probabilities(bundle: Path) -> None:
-    _run(["run", "evaluating", "--config_file",
-          _configs(bundle, "train.json", "evaluate.json", str(bundle / "small_net.json")), *_meta(bundle), *TINY],
-         bundle)
+    run_bundle(["run", "evaluating", "--config_file",
+                config_list(bundle, "train.json", "evaluate.json", str(bundle / "small_net.json")),
+                *meta_args(bundle), *TINY],
+               bundle)
     metrics = (bundle / "eval" / "metrics.csv").read_text()
     assert "val_auc" in metrics and "val_accuracy" in metrics
     with open(bundle / "eval" / "test_probabilities.csv") as f:
@@ -72,8 +80,9 @@ def test_inference_probabilities_feed_the_evaluation_cli(bundle: Path, tmp_path:
     from mammo_monai.data.lesion_items import lesion_items
 
     for split in ("validation", "test"):
-        _run(["run", "inferring", "--config_file", _configs(bundle, "inference.json", str(bundle / "small_net.json")),
-              *_meta(bundle), *TINY, "--infer_split", split], bundle)
+        run_bundle(["run", "inferring", "--config_file",
+                    config_list(bundle, "inference.json", str(bundle / "small_net.json")),
+                    *meta_args(bundle), *TINY, "--infer_split", split], bundle)
     test_csv = bundle / "predictions" / "test_probabilities.csv"
     with open(test_csv) as f:
         rows = list(csv.DictReader(f))
@@ -100,53 +109,27 @@ def test_type_pathology_with_normal_tissue_trains(bundle: Path, tmp_path: Path) 
         first = datalist[split][0]
         datalist[split].append({**first, "pathology": "normal", "lesions": []})
     (root / "normal.json").write_text(json.dumps(datalist))
-    out = _run(["run", "training", "--config_file", _configs(root, "train.json", str(root / "small_net.json")),
-                *_meta(root), *TINY, "--train#trainer#max_epochs", "1", "--task", "type_pathology",
-                "--include_normal", "true", "--default_spacing", "0.05", "--datalist", str(root / "normal.json"),
-                "--imbalance", "none"], root)
+    out = run_bundle(["run", "training", "--config_file", config_list(root, "train.json", str(root / "small_net.json")),
+                      *meta_args(root), *TINY, "--train#trainer#max_epochs", "1", "--task", "type_pathology",
+                      "--include_normal", "true", "--default_spacing", "0.05", "--datalist", str(root / "normal.json"),
+                      "--imbalance", "none"], root)
     assert (root / "models" / "model_final.pt").is_file(), out[-2000:]
 
 
 def test_verify_net_in_out() -> None:
     """The default network (DenseNet121 on 224 x 224 crops) against ``network_data_format``."""
-    _run(["verify_net_in_out", "network_def", "--meta_file", str(BUNDLE / "configs" / "metadata.json"),
-          "--config_file", str(BUNDLE / "configs" / "inference.json"), "--n", "1", "--device", "cpu",
-          "--bundle_root", str(BUNDLE)], BUNDLE)
+    verify_net_in_out(BUNDLE, n=1)
 
 
 def test_verify_metadata(tmp_path: Path) -> None:
-    pytest.importorskip("jsonschema", reason="monai.bundle verify_metadata needs jsonschema")
-    _run(["verify_metadata", "--meta_file", str(BUNDLE / "configs" / "metadata.json"), "--filepath", str(SCHEMA)],
-         tmp_path)
+    verify_metadata(BUNDLE, tmp_path)
 
 
 def test_ckpt_export(bundle: Path) -> None:
-    from monai.bundle import ConfigParser
-
-    ts_path = bundle / "models" / "model.ts"
-    _run(["ckpt_export", "network_def", "--filepath", str(ts_path), "--ckpt_file", str(bundle / "models" / "model.pt"),
-          "--meta_file", str(bundle / "configs" / "metadata.json"),
-          "--config_file", _configs(bundle, "inference.json", str(bundle / "small_net.json")),
-          "--bundle_root", str(bundle)], bundle)
-    scripted = torch.jit.load(str(ts_path), map_location="cpu").eval()
-    parser = ConfigParser()
-    parser.read_config([str(bundle / "configs" / "inference.json"), str(bundle / "small_net.json")])
-    net = parser.get_parsed_content("network_def").eval()
-    net.load_state_dict(torch.load(bundle / "models" / "model.pt", map_location="cpu", weights_only=True))
-    x = torch.rand(2, 1, 64, 64, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        torch.testing.assert_close(scripted(x), net(x))
+    ckpt_export_matches_checkpoint(bundle, bundle / "small_net.json", (2, 1, 64, 64))
 
 
 @pytest.mark.slow
 def test_multi_gpu_train_ddp_gloo_two_cpu_processes(bundle: Path, tmp_path: Path) -> None:
     """``multi_gpu_train.json`` under torchrun with 2 CPU processes (gloo backend), 1 epoch, on a fresh copy."""
-    root = tmp_path / "ddp_bundle"
-    shutil.copytree(bundle, root, ignore=shutil.ignore_patterns("models", "eval", "predictions"))
-    configs = _configs(root, "train.json", "multi_gpu_train.json", str(root / "small_net.json"))
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
-                str(_free_port()), "-m", "monai.bundle"]
-    out = _run(["run", "training", "--config_file", configs, *_meta(root), *TINY, "--train#trainer#max_epochs", "1"],
-               root, timeout=240, runner=torchrun)
-    assert (root / "models" / "model_final.pt").is_file(), out[-3000:]
-    assert out.count("Saved checkpoint at epoch: 1") == 1  # rank 0 only
+    ddp_trains_one_epoch(bundle, tmp_path / "ddp_bundle", "small_net.json", TINY)

@@ -9,11 +9,7 @@ FlexibleUNet (which :func:`test_verify_net_in_out` checks on its own).
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,30 +17,21 @@ import pytest
 import torch
 from PIL import Image
 
+from .bundle_checks import (
+    ckpt_export_matches_checkpoint,
+    config_list,
+    ddp_trains_one_epoch,
+    meta_args,
+    run_bundle,
+    verify_metadata,
+    verify_net_in_out,
+)
+
 BUNDLE = Path(__file__).resolve().parents[2] / "bundles" / "mammo_mass_segmentation"
-SCHEMA = Path(__file__).resolve().parent / "meta_schema.json"
 SMALL_NET = {"network_def": {"_target_": "UNet", "spatial_dims": 2, "in_channels": 1, "out_channels": "@num_classes",
                              "channels": [8, 16, 32], "strides": [2, 2], "num_res_units": 1}}
 TINY = ["--image_size", "64", "--n_patients", "6", "--num_workers", "0", "--batch_size", "2", "--patch_size", "[32,32]",
         "--patches_per_image", "2", "--patch_jitter", "4", "--patch_min_distance", "4"]
-
-
-def _run(args: list[str], cwd: Path, timeout: int = 180, runner: list[str] | None = None) -> str:
-    cmd = [*(runner or [sys.executable, "-m", "monai.bundle"]), *args]
-    env = {**os.environ, "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, f"{' '.join(cmd)} failed ({proc.returncode}):\n{out[-6000:]}"
-    return out
-
-
-def _configs(root: Path, *names: str) -> str:
-    return json.dumps([str(root / "configs" / n) if not os.path.isabs(n) else n for n in names])
-
-
-def _meta(root: Path) -> list[str]:
-    return ["--meta_file", str(root / "configs" / "metadata.json"),
-            "--logging_file", str(root / "configs" / "logging.conf"), "--bundle_root", str(root)]
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +40,8 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("bundle") / "mammo_mass_segmentation"
     shutil.copytree(BUNDLE, root, ignore=shutil.ignore_patterns("models", "data", "eval", "predictions"))
     (root / "small_net.json").write_text(json.dumps(SMALL_NET))
-    _run(["run", "training", "--config_file", _configs(root, "train.json", str(root / "small_net.json")),
-          *_meta(root), *TINY, "--train#trainer#max_epochs", "1"], root)
+    run_bundle(["run", "training", "--config_file", config_list(root, "train.json", str(root / "small_net.json")),
+                *meta_args(root), *TINY, "--train#trainer#max_epochs", "1"], root)
     return root
 
 
@@ -75,17 +62,19 @@ def test_training_writes_checkpoints(bundle: Path) -> None:
 
 
 def test_training_resumes_from_last_checkpoint(bundle: Path) -> None:
-    out = _run(["run", "training", "--config_file", _configs(bundle, "train.json", str(bundle / "small_net.json")),
-                *_meta(bundle), *TINY, "--train#trainer#max_epochs", "2"], bundle)
+    out = run_bundle(["run", "training", "--config_file",
+                      config_list(bundle, "train.json", str(bundle / "small_net.json")),
+                      *meta_args(bundle), *TINY, "--train#trainer#max_epochs", "2"], bundle)
     assert "Restored all variables from" in out and "checkpoint_epoch=1.pt" in out
     assert "Epoch[1] Complete" not in out.split("Restored all variables")[1]  # epoch 1 is not trained again
     assert (bundle / "models" / "checkpoint_epoch=2.pt").is_file()
 
 
 def test_evaluate(bundle: Path) -> None:
-    _run(["run", "evaluating", "--config_file",
-          _configs(bundle, "train.json", "evaluate.json", str(bundle / "small_net.json")), *_meta(bundle), *TINY],
-         bundle)
+    run_bundle(["run", "evaluating", "--config_file",
+                config_list(bundle, "train.json", "evaluate.json", str(bundle / "small_net.json")),
+                *meta_args(bundle), *TINY],
+               bundle)
     metrics = (bundle / "eval" / "metrics.csv").read_text()
     assert metrics.startswith("val_mean_dice,")
     raw = (bundle / "eval" / "val_mean_dice_raw.csv").read_text().splitlines()
@@ -105,8 +94,9 @@ def test_inference_masks_on_original_grid(bundle: Path) -> None:
 
     from mammo_monai.io import read_mammogram
 
-    _run(["run", "inferring", "--config_file", _configs(bundle, "inference.json", str(bundle / "small_net.json")),
-          *_meta(bundle), *TINY], bundle)
+    run_bundle(["run", "inferring", "--config_file",
+                config_list(bundle, "inference.json", str(bundle / "small_net.json")),
+                *meta_args(bundle), *TINY], bundle)
     items = json.loads((bundle / "data" / "synthetic" / "datalist.json").read_text())["test"]
     predictions = _predictions(bundle, "predictions")
     assert sorted(predictions) == sorted(item["image"] for item in items)
@@ -131,8 +121,9 @@ def test_inference_inverse_lines_up_with_the_image(bundle: Path) -> None:
                 "postprocessing#transforms#2": {"_target_": "AsDiscreted", "keys": "pred", "threshold": 0.05},
                 "handlers": [], "output_dir": "$@bundle_root + '/identity_predictions'"}
     (bundle / "identity.json").write_text(json.dumps(override))
-    _run(["run", "inferring", "--config_file", _configs(bundle, "inference.json", str(bundle / "identity.json")),
-          *_meta(bundle), *TINY], bundle)
+    run_bundle(["run", "inferring", "--config_file",
+                config_list(bundle, "inference.json", str(bundle / "identity.json")),
+                *meta_args(bundle), *TINY], bundle)
     predictions = _predictions(bundle, "identity_predictions")
     assert predictions
     for image, mask_path in predictions.items():
@@ -150,50 +141,18 @@ def test_inference_inverse_lines_up_with_the_image(bundle: Path) -> None:
 
 def test_verify_net_in_out() -> None:
     """The default network (FlexibleUNet, VGG16-BN encoder) against ``network_data_format``."""
-    _run(["verify_net_in_out", "network_def", "--meta_file", str(BUNDLE / "configs" / "metadata.json"),
-          "--config_file", str(BUNDLE / "configs" / "inference.json"), "--n", "2", "--device", "cpu",
-          "--bundle_root", str(BUNDLE)], BUNDLE)
+    verify_net_in_out(BUNDLE, n=2)
 
 
 def test_verify_metadata(tmp_path: Path) -> None:
-    pytest.importorskip("jsonschema", reason="monai.bundle verify_metadata needs jsonschema")
-    _run(["verify_metadata", "--meta_file", str(BUNDLE / "configs" / "metadata.json"), "--filepath", str(SCHEMA)],
-         tmp_path)
+    verify_metadata(BUNDLE, tmp_path)
 
 
 def test_ckpt_export(bundle: Path) -> None:
-    from monai.bundle import ConfigParser
-
-    ts_path = bundle / "models" / "model.ts"
-    _run(["ckpt_export", "network_def", "--filepath", str(ts_path), "--ckpt_file", str(bundle / "models" / "model.pt"),
-          "--meta_file", str(bundle / "configs" / "metadata.json"),
-          "--config_file", _configs(bundle, "inference.json", str(bundle / "small_net.json")),
-          "--bundle_root", str(bundle)], bundle)
-    scripted = torch.jit.load(str(ts_path), map_location="cpu").eval()
-    parser = ConfigParser()
-    parser.read_config([str(bundle / "configs" / "inference.json"), str(bundle / "small_net.json")])
-    net = parser.get_parsed_content("network_def").eval()
-    net.load_state_dict(torch.load(bundle / "models" / "model.pt", map_location="cpu", weights_only=True))
-    x = torch.rand(1, 1, 64, 64, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        torch.testing.assert_close(scripted(x), net(x))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    ckpt_export_matches_checkpoint(bundle, bundle / "small_net.json", (1, 1, 64, 64))
 
 
 @pytest.mark.slow
 def test_multi_gpu_train_ddp_gloo_two_cpu_processes(bundle: Path, tmp_path: Path) -> None:
     """``multi_gpu_train.json`` under torchrun with 2 CPU processes (gloo backend), 1 epoch, on a fresh copy."""
-    root = tmp_path / "ddp_bundle"
-    shutil.copytree(bundle, root, ignore=shutil.ignore_patterns("models", "eval", "*predictions"))
-    configs = _configs(root, "train.json", "multi_gpu_train.json", str(root / "small_net.json"))
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
-                str(_free_port()), "-m", "monai.bundle"]
-    out = _run(["run", "training", "--config_file", configs, *_meta(root), *TINY, "--train#trainer#max_epochs", "1"],
-               root, timeout=240, runner=torchrun)
-    assert (root / "models" / "model_final.pt").is_file(), out[-3000:]
-    assert out.count("Saved checkpoint at epoch: 1") == 1  # rank 0 only
+    ddp_trains_one_epoch(bundle, tmp_path / "ddp_bundle", "small_net.json", TINY)
