@@ -8,6 +8,7 @@
     mammo-monai synth mias OUT
     mammo-monai eval segmentation --pred DIR_OR_DATALIST --label DATALIST --out DIR
     mammo-monai eval classification --pred CSV_OR_JSON --label DATALIST --out DIR --task TASK [--val_pred FILE]
+    mammo-monai eval detection --pred DIR --label DATALIST --out DIR [--lesion_types '["mass"]']
     mammo-monai info FILE
     mammo-monai demo [--out DIR]
 
@@ -113,6 +114,20 @@ class Eval:
                                          include_normal=include_normal, fixed_sensitivities=fixed_sensitivities,
                                          n_resamples=n_resamples, seed=seed, n_bins=n_bins, overwrite=overwrite)
         print(format_classification_summary(report))
+
+    def detection(self, pred: str, label: str, out: str, split: str = "test",
+                  lesion_types: tuple[str, ...] = ("mass", "calcification"),
+                  fp_rates: tuple[float, ...] = (0.125, 0.25, 0.5, 1, 2, 4, 8), n_resamples: int = 2000,
+                  seed: int = 0, overwrite: bool = False) -> None:
+        """Lesion-level FROC: sensitivity at FP_RATES false positives per image and CPM with 95% CIs, overall and per
+        lesion type, + per-lesion/per-image CSVs and a FROC PNG. PRED: a folder of per-image JSON files
+        {"image", "candidates": [{"score", "center": [row, col]}, ...]} in the original image's pixel grid;
+        --lesion_types: the targets (other types are ignored)."""
+        from .evaluation import evaluate_detection, format_detection_summary
+
+        report = evaluate_detection(pred, label, out, split=split, lesion_types=lesion_types, fp_rates=fp_rates,
+                                    n_resamples=n_resamples, seed=seed, overwrite=overwrite)
+        print(format_detection_summary(report))
 
 
 class Synth:

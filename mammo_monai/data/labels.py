@@ -148,22 +148,48 @@ class LabelSet:
         return self.truth(item)[1]
 
     def items(self, split_items: Iterable[Mapping[str, Any]], require_position: bool = False,
-              use_crop_files: bool = False) -> list[dict[str, Any]]:
+              use_crop_files: bool = False, split: str | None = None) -> list[dict[str, Any]]:
         """The items this set scores, from the per-image items of one datalist split.
 
         Image level: copies of the items. Lesion level: one item per lesion
         (:func:`~mammo_monai.data.lesion_items.lesion_items`; ``require_position`` keeps only lesions with a
         box or centre+radius, what a crop-based model can see; ``use_crop_files``: the dataset's own crop file
         as ``image``, CBIS-DDSM), then, when the set has the normal class, one normal-tissue item per normal
-        image (:func:`normal_items`).
+        image (:func:`normal_items`). ``split`` (the datalist split's name) is only used in error messages.
+
+        Raises:
+            ValueError: lesion level, the split has lesion records but none of them can be cropped: none has
+                a position (``require_position``) or none has a crop file (``use_crop_files``). Without it
+                a bundle would run on an empty dataset and write nothing.
         """
         split_items = list(split_items)
         if self.level == IMAGE_LEVEL:
             return [dict(item) for item in split_items]
         out = lesion_items(split_items, require_position=require_position, use_crop_files=use_crop_files)
+        if not out and (require_position or use_crop_files):
+            _no_lesion_to_crop(split_items, use_crop_files, split)
         if self.include_normal:
             out += normal_items(split_items)
         return out
+
+
+def _no_lesion_to_crop(split_items: list[Mapping[str, Any]], use_crop_files: bool, split: str | None) -> None:
+    """Raise the error of :meth:`LabelSet.items` when the split has lesions but none could be cropped."""
+    n_lesions = sum(len(item.get(LESIONS) or []) for item in split_items)
+    if not n_lesions:
+        return
+    n_images = sum(bool(item.get(LESIONS)) for item in split_items)
+    where = f"datalist split {split!r}" if split else "the datalist split"
+    if use_crop_files:
+        raise ValueError(
+            f"no lesion of {where} has a crop file (crop_source 'crop_file'): its {n_lesions} lesion(s) on "
+            f"{n_images} image(s) have no 'crop'; use crop_source 'full_image' with positioned lesions "
+            f"(a box, or a centre and radius)")
+    raise ValueError(
+        f"no lesion of {where} has a position: its {n_lesions} lesion(s) on {n_images} image(s) have neither a "
+        f"box nor a centre and radius (the CBIS-DDSM indexer derives them from the ROI masks), so crop_source "
+        f"'full_image' has nothing to cut a crop around; use crop_source 'crop_file' (the dataset's own lesion "
+        f"crops) or a datalist whose lesions are positioned")
 
 
 def normal_items(items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -329,9 +355,12 @@ def labelled_items(
     key: str = "label",
     require_position: bool = False,
     use_crop_files: bool = False,
+    split: str | None = None,
 ) -> list[dict[str, Any]]:
     """The items of one datalist split that ``task`` scores, each with its class index under ``key``: what a
     classification bundle trains and validates on (``"data": "$mammo_monai.data.labels.labelled_items(...)"``).
+    ``require_position``, ``use_crop_files`` and ``split`` (its name, for error messages) as in
+    :meth:`LabelSet.items`, which raises when a split's lesions have nothing to crop.
 
     Items without a class in the task (see :meth:`LabelSet.skip_reason`) are left out and counted in one log
     line per reason, so a training run says what it did not see.
@@ -348,7 +377,8 @@ def labelled_items(
 
     ls = label_set(task, include_normal=include_normal)
     kept, skipped = [], Counter()
-    for item in ls.items(split_items, require_position=require_position, use_crop_files=use_crop_files):
+    for item in ls.items(split_items, require_position=require_position, use_crop_files=use_crop_files,
+                         split=split):
         target, reason = ls.truth(item)
         if target is None:
             skipped[reason] += 1

@@ -3,6 +3,7 @@
 from .collate import mammogram_collate
 from .default_data import ensure_default_datalist
 from .demo import prediction_datalist, run_demo
+from .hard_negatives import HardNegativeMiner, mine_hard_negatives
 from .imbalance import (
     IMBALANCE_CHOICES,
     FocalClassificationLoss,
@@ -11,18 +12,26 @@ from .imbalance import (
     class_weights,
     classification_loss,
 )
+from .patch_tasks import PATCH_TASKS, PatchTask, patch_task
+from .patch_validation import fixed_patches
 from .weights import load_pretrained_weights
 
 __all__ = [
     "IMBALANCE_CHOICES",
+    "PATCH_TASKS",
     "FocalClassificationLoss",
+    "HardNegativeMiner",
+    "PatchTask",
     "balanced_sampler",
     "class_counts",
     "class_weights",
     "classification_loss",
     "ensure_default_datalist",
+    "fixed_patches",
     "load_pretrained_weights",
     "mammogram_collate",
+    "mine_hard_negatives",
+    "patch_task",
     "prediction_datalist",
     "run_demo",
 ]

@@ -63,12 +63,11 @@ Example:
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import math
 import os
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -84,9 +83,10 @@ from .. import __version__
 from ..data.labels import LESION_LEVEL, LabelSet, label_set
 from ..data.problems import ProblemLog
 from ..data.schema import IMAGE, PATIENT_ID, SPLITS, ensure_writable, load_datalist
-from .bootstrap import bootstrap_by_group
+from .bootstrap import SharedResamples, bootstrap_by_group
+from .inputs import resolve_datalist_path
+from .plots import COLOURS, Axes
 from .report import write_csv, write_json
-from .segmentation import _resolve
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -475,22 +475,6 @@ def classification_metrics(
     return out
 
 
-class _SharedResamples:
-    """``fn(indices)`` computed once per distinct resample and shared by every metric's
-    :func:`bootstrap_by_group` call: the same seed gives the same draws, so each metric's CI is read from
-    the same resamples and the expensive work (ROC curves) is done once per draw."""
-
-    def __init__(self, fn: Callable[[np.ndarray], dict[str, float]]) -> None:
-        self.fn = fn
-        self.cache: dict[bytes, dict[str, float]] = {}
-
-    def __call__(self, idx: np.ndarray) -> dict[str, float]:
-        key = hashlib.blake2b(np.ascontiguousarray(idx, dtype=np.int64).tobytes(), digest_size=16).digest()
-        if key not in self.cache:
-            self.cache[key] = self.fn(idx)
-        return self.cache[key]
-
-
 def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
     nested: dict[str, Any] = {}
     for key, value in flat.items():
@@ -522,7 +506,7 @@ def _collect(
     entries: list[dict[str, Any]] = []
     index: dict[tuple[str | None, int | None], dict[str, Any]] = {}
     for n, item in enumerate(ls.items(split_items)):
-        image = _resolve(item.get(IMAGE), label_base)
+        image = resolve_datalist_path(item.get(IMAGE), label_base)
         patient = item.get(PATIENT_ID)
         truth, reason = ls.truth(item)
         entry: dict[str, Any] = {
@@ -554,7 +538,7 @@ def _collect(
             counts["unusable_rows"] += 1
             problems.add(row.source, row.kind, row.error or "")
             continue
-        keys = [(_resolve(row.image, base), row.lesion_index) for base in (label_base, pred_base)]
+        keys = [(resolve_datalist_path(row.image, base), row.lesion_index) for base in (label_base, pred_base)]
         entry = next((index[key] for key in keys if key in index), None)
         what = row.image + ("" if not lesion_level else f", lesion_index {row.lesion_index}"
                             if row.lesion_index is not None else ", no lesion_index (normal tissue)")
@@ -607,59 +591,6 @@ def _entry_counts(entries: Sequence[Mapping[str, Any]], ls: LabelSet) -> dict[st
 
 # --------------------------------------------------------------------------------------------- plots
 
-_SIZE = (520, 480)
-_MARGIN = (58, 30, 16, 46)  # left, top, right, bottom
-_COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75)]
-
-
-class _Axes:
-    """A unit-square plot on a Pillow canvas (the project draws without matplotlib)."""
-
-    def __init__(self, title: str, xlabel: str, ylabel: str) -> None:
-        from PIL import Image, ImageDraw, ImageFont
-
-        self.image = Image.new("RGB", _SIZE, (255, 255, 255))
-        self.draw = ImageDraw.Draw(self.image)
-        self.font = ImageFont.load_default()
-        left, top, right, bottom = _MARGIN
-        self.box = (left, top, _SIZE[0] - right, _SIZE[1] - bottom)
-        x0, y0, x1, y1 = self.box
-        for t in np.linspace(0.0, 1.0, 6):
-            x, y = self.px(t, t)
-            self.draw.line([(x, y0), (x, y1)], fill=(230, 230, 230))
-            self.draw.line([(x0, y), (x1, y)], fill=(230, 230, 230))
-            self.draw.text((x, y1 + 4), f"{t:.1f}", fill=(0, 0, 0), font=self.font, anchor="ma")
-            self.draw.text((x0 - 4, y), f"{t:.1f}", fill=(0, 0, 0), font=self.font, anchor="rm")
-        self.draw.rectangle(self.box, outline=(0, 0, 0))
-        self.draw.text(((x0 + x1) / 2, 8), title, fill=(0, 0, 0), font=self.font, anchor="ma")
-        self.draw.text(((x0 + x1) / 2, _SIZE[1] - 16), xlabel, fill=(0, 0, 0), font=self.font, anchor="ma")
-        label = Image.new("RGB", (int(self.draw.textlength(ylabel, font=self.font)) + 4, 14), (255, 255, 255))
-        ImageDraw.Draw(label).text((2, 0), ylabel, fill=(0, 0, 0), font=self.font)
-        label = label.rotate(90, expand=True)
-        self.image.paste(label, (4, int((y0 + y1 - label.height) / 2)))
-
-    def px(self, x: float, y: float) -> tuple[float, float]:
-        x0, y0, x1, y1 = self.box
-        return x0 + float(x) * (x1 - x0), y1 - float(y) * (y1 - y0)
-
-    def line(self, xs: Sequence[float], ys: Sequence[float], colour: tuple[int, int, int], width: int = 2) -> None:
-        points = [self.px(x, y) for x, y in zip(xs, ys)]
-        if len(points) > 1:
-            self.draw.line(points, fill=colour, width=width)
-
-    def dashed_diagonal(self) -> None:
-        for t in np.arange(0.0, 1.0, 0.04):
-            self.line([t, t + 0.02], [t, t + 0.02], (150, 150, 150), width=1)
-
-    def text_lines(self, lines: Sequence[tuple[str, tuple[int, int, int]]], corner: str = "lower right") -> None:
-        x0, y0, x1, y1 = self.box
-        height = 14 * len(lines)
-        y = y1 - height - 6 if corner.startswith("lower") else y0 + 6
-        for text, colour in lines:
-            x = x1 - 8 - self.draw.textlength(text, font=self.font) if corner.endswith("right") else x0 + 8
-            self.draw.text((x, y), text, fill=colour, font=self.font)
-            y += 14
-
 
 def _plot_curves(kind: str, entries: Sequence[Mapping[str, Any]], ls: LabelSet,
                  metrics: Mapping[str, Any]) -> Any:
@@ -668,14 +599,14 @@ def _plot_curves(kind: str, entries: Sequence[Mapping[str, Any]], ls: LabelSet,
     p = np.array([e["probs"] for e in entries], dtype=float).reshape(len(entries), len(ls.classes))
     shown = [ls.classes.index(ls.positive)] if ls.is_binary else range(len(ls.classes))
     if kind == "roc":
-        axes = _Axes(f"ROC, {ls.name} ({len(y)} items)", "1 - specificity (false positive rate)",
+        axes = Axes(f"ROC, {ls.name} ({len(y)} items)", "1 - specificity (false positive rate)",
                      "sensitivity (true positive rate)")
         axes.dashed_diagonal()
     else:
-        axes = _Axes(f"precision-recall, {ls.name} ({len(y)} items)", "recall (sensitivity)", "precision")
+        axes = Axes(f"precision-recall, {ls.name} ({len(y)} items)", "recall (sensitivity)", "precision")
     legend = []
     for n, c in enumerate(shown):
-        name, colour = ls.classes[c], _COLOURS[n % len(_COLOURS)]
+        name, colour = ls.classes[c], COLOURS[n % len(COLOURS)]
         truth = y == c
         if kind == "roc":
             value = metrics["auc"][name]
@@ -698,7 +629,7 @@ def _plot_curves(kind: str, entries: Sequence[Mapping[str, Any]], ls: LabelSet,
 
 def _plot_reliability(bins: Mapping[str, np.ndarray], ece: Mapping[str, Any], ls: LabelSet) -> Any:
     what = f"P({ls.positive})" if ls.is_binary else "top-class confidence"
-    axes = _Axes(f"reliability, {ls.name}: ECE {_num(ece['estimate'])} {_ci(ece)}", f"predicted {what}",
+    axes = Axes(f"reliability, {ls.name}: ECE {_num(ece['estimate'])} {_ci(ece)}", f"predicted {what}",
                  "observed frequency" if ls.is_binary else "observed accuracy")
     edges = bins["edges"]
     for i, count in enumerate(bins["count"]):
@@ -802,7 +733,8 @@ def evaluate_classification(
         raise ValueError(f"{label_path}: split {split!r} has no item to evaluate")
     problems = ProblemLog()
     keys_by_split = {
-        s: {(_resolve(i.get(IMAGE), label_path.parent), i.get(LESION_INDEX) if ls.level == LESION_LEVEL else None)
+        s: {(resolve_datalist_path(i.get(IMAGE), label_path.parent),
+             i.get(LESION_INDEX) if ls.level == LESION_LEVEL else None)
             for i in ls.items(datalist[s])}
         for s in SPLITS
     }
@@ -845,7 +777,7 @@ def evaluate_classification(
                               "note": "Youden's J on the validation ROC (score >= threshold is positive)"}
 
     # ---- metrics with patient bootstrap CIs (every metric from the same draws)
-    shared = _SharedResamples(lambda idx: classification_metrics(y[idx], probs[idx], ls.classes, threshold,
+    shared = SharedResamples(lambda idx: classification_metrics(y[idx], probs[idx], ls.classes, threshold,
                                                                  sensitivities, n_bins))
     point = shared(np.arange(len(ok)))
     flat = {}

@@ -58,6 +58,7 @@ from .. import __version__
 from ..data.problems import ProblemLog
 from ..data.schema import IMAGE, LABEL, PATHOLOGIES, PATHOLOGY, PATIENT_ID, SPLITS, ensure_writable, load_datalist
 from .bootstrap import bootstrap_ci
+from .inputs import MASK_SUFFIXES, file_stem, image_shape_and_spacing, mask_suffix, read_mask, resolve_datalist_path
 from .report import CAPTION_HEIGHT, GT_COLOUR, PRED_COLOUR, render_overlay, tile_grid, write_csv, write_json
 
 __all__ = [
@@ -78,8 +79,6 @@ __all__ = [
 
 #: the datalist key of a predicted mask (a datalist given as ``pred``)
 PRED = "pred"
-#: mask file suffixes searched in a prediction folder, in this order of preference
-MASK_SUFFIXES = (".png", ".tif", ".tiff", ".pgm", ".nii.gz", ".nii", ".dcm", ".npy")
 METRICS = ("dice", "iou", "hd95_px", "hd95_mm")
 CSV_FIELDS = ("image", "patient_id", "pathology", "status", "dice", "iou", "hd95_px", "hd95_mm",
               "tp", "fp", "fn", "gt_empty", "pred_empty", "label", "pred", "match")
@@ -117,28 +116,6 @@ class SegmentationReport:
 # ----------------------------------------------------------------------------------------------- files
 
 
-def file_stem(path: str | os.PathLike) -> str:
-    """The file name without its (double) suffix: ``a/mdb001.png`` -> ``mdb001``, ``x.nii.gz`` -> ``x``.
-
-    Example:
-        >>> file_stem("/d/P_1_seg.nii.gz"), file_stem("mdb001.png"), file_stem("1-1.dcm")
-        ('P_1_seg', 'mdb001', '1-1')
-    """
-    name = Path(path).name
-    for suffix in (".nii.gz", ".tar.gz"):
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return Path(name).stem
-
-
-def _mask_suffix(path: Path) -> str | None:
-    name = path.name.lower()
-    for suffix in MASK_SUFFIXES:
-        if name.endswith(suffix):
-            return suffix
-    return None
-
-
 def match_prediction_folder(
     root: str | os.PathLike, stems: Sequence[str]
 ) -> dict[str, tuple[Path | None, str | None, list[Path]]]:
@@ -173,7 +150,7 @@ def match_prediction_folder(
             if name.startswith("."):
                 continue
             path = Path(dirpath) / name
-            suffix = _mask_suffix(path)
+            suffix = mask_suffix(path)
             if suffix is None:
                 continue
             order = MASK_SUFFIXES.index(suffix)
@@ -196,35 +173,6 @@ def match_prediction_folder(
         ties = [o[4] for o in options[1:] if o[:2] == best[:2] and o[4] != best[4]]
         found[stem] = (best[4], _MATCH_KINDS[best[0]], ties)
     return found
-
-
-def read_mask(path: str | os.PathLike) -> np.ndarray:
-    """Read a mask or probability map as a 2D array: PNG/PGM/TIFF and DICOM via
-    :func:`mammo_monai.io.read_mammogram`, NIfTI via nibabel, ``.npy`` via numpy. Singleton axes
-    (a channel, a third dimension of 1) are squeezed.
-
-    Raises:
-        FileNotFoundError: no such file.
-        ValueError: (naming the file) not 2D after squeezing, or unreadable.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: file not found")
-    suffix = _mask_suffix(path)
-    if suffix in (".nii", ".nii.gz"):
-        import nibabel as nib
-
-        array = np.asanyarray(nib.load(str(path)).dataobj)
-    elif suffix == ".npy":
-        array = np.load(path, allow_pickle=False)
-    else:
-        from ..io import read_mammogram
-
-        array, _ = read_mammogram(path)
-    array = np.squeeze(np.asarray(array))
-    if array.ndim != 2:
-        raise ValueError(f"{path}: not a 2D mask (shape {array.shape} after squeezing singleton axes)")
-    return array
 
 
 def binarize_prediction(array: np.ndarray, threshold: float = 0.5) -> np.ndarray:
@@ -331,46 +279,6 @@ def segmentation_metrics(
 # ---------------------------------------------------------------------------------------------- inputs
 
 
-def _resolve(value: Any, base: Path) -> str | None:
-    if value is None or value == "":
-        return None
-    path = Path(os.path.expanduser(str(value)))
-    return os.path.normpath(path if path.is_absolute() else base / path)
-
-
-def _is_dicom(path: Path) -> bool:
-    from ..io import is_dicom_file
-
-    return path.suffix.lower() in (".dcm", ".dicom", ".dic") or is_dicom_file(path)
-
-
-def _image_info(path: Path, need_shape: bool) -> tuple[tuple[int, int] | None, tuple[float, float] | None]:
-    """``(rows, cols)`` (when ``need_shape``) and DICOM pixel spacing of an image, from its header only
-    where the format allows (DICOM, PIL formats, NIfTI); raises when the file cannot be read."""
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: file not found")
-    if _is_dicom(path):
-        from ..io import read_dicom_header
-
-        header = read_dicom_header(path)
-        spacing = header.get("pixel_spacing")
-        shape = (header["rows"], header["columns"]) if header.get("rows") and header.get("columns") else None
-        if need_shape and shape is None:
-            raise ValueError(f"{path}: DICOM header has no Rows/Columns")
-        return shape, (tuple(float(s) for s in spacing) if spacing else None)  # type: ignore[return-value]
-    if not need_shape:
-        return None, None
-    suffix = _mask_suffix(path)
-    if suffix in (".nii", ".nii.gz", ".npy"):
-        shape = read_mask(path).shape
-        return (int(shape[0]), int(shape[1])), None
-    from PIL import Image
-
-    with Image.open(path) as img:
-        width, height = img.size
-    return (int(height), int(width)), None
-
-
 def _load_pred_datalist(path: Path, problems: ProblemLog) -> dict[str, str]:
     """``{normalised image path: pred path}`` from every split of a datalist whose items have ``pred``."""
     datalist = load_datalist(path)
@@ -378,7 +286,7 @@ def _load_pred_datalist(path: Path, problems: ProblemLog) -> dict[str, str]:
     mapping: dict[str, str] = {}
     for split in SPLITS:
         for item in datalist[split]:
-            image, pred = _resolve(item.get(IMAGE), base), _resolve(item.get(PRED), base)
+            image, pred = resolve_datalist_path(item.get(IMAGE), base), resolve_datalist_path(item.get(PRED), base)
             if image is None or pred is None:
                 continue
             if image in mapping and mapping[image] != pred:
@@ -531,7 +439,7 @@ def evaluate_segmentation(
     base = label_path.parent
 
     # ---- match predictions to items
-    images = [_resolve(item.get(IMAGE), base) for item in items]
+    images = [resolve_datalist_path(item.get(IMAGE), base) for item in items]
     preds: list[tuple[str | None, str | None]] = []
     if pred_path.is_dir():
         stems = [file_stem(image) if image else "" for image in images]
@@ -555,7 +463,7 @@ def evaluate_segmentation(
     # ---- per image
     rows: list[dict[str, Any]] = []
     for item, image, (pred_file, match) in zip(items, images, preds):
-        label_file = _resolve(item.get(LABEL), base)
+        label_file = resolve_datalist_path(item.get(LABEL), base)
         patient = item.get(PATIENT_ID)
         pathology = item.get(PATHOLOGY)
         row: dict[str, Any] = {
@@ -585,7 +493,7 @@ def evaluate_segmentation(
         image_spacing = fixed_spacing
         shape = None
         try:
-            shape, header_spacing = _image_info(Path(image), need_shape=label_file is None)
+            shape, header_spacing = image_shape_and_spacing(Path(image), need_shape=label_file is None)
             image_spacing = image_spacing or header_spacing
         except Exception as e:
             if label_file is None:

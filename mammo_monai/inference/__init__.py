@@ -1,5 +1,16 @@
-"""What turns network output into results on disk: overlay drawing and the writers the inference configs use."""
+"""What turns network output into results on disk: overlay drawing, the writers the inference configs use, and
+the detector's heatmap -> candidates step (:mod:`.detection`)."""
 
+from .detection import (
+    HeatmapCandidatesd,
+    PatchHeatmapInferer,
+    SaveDetectionsd,
+    abnormality_score,
+    common_root,
+    detection_overlay,
+    grid_to_original,
+    heatmap_candidates,
+)
 from .discrete import FastAsDiscrete, FastAsDiscreted
 from .overlay import CAPTION_HEIGHT, GT_COLOUR, PRED_COLOUR, contour, overlay_rgb, render_overlay, tile_grid
 from .probabilities import ClassificationProbabilitySaver, probability_rows
@@ -12,8 +23,16 @@ __all__ = [
     "ClassificationProbabilitySaver",
     "FastAsDiscrete",
     "FastAsDiscreted",
+    "HeatmapCandidatesd",
+    "PatchHeatmapInferer",
+    "SaveDetectionsd",
     "SaveOverlayd",
+    "abnormality_score",
+    "common_root",
     "contour",
+    "detection_overlay",
+    "grid_to_original",
+    "heatmap_candidates",
     "overlay_rgb",
     "probability_rows",
     "render_overlay",

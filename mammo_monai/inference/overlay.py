@@ -23,6 +23,7 @@ __all__ = [
     "GT_COLOUR",
     "PRED_COLOUR",
     "contour",
+    "fit_shape",
     "overlay_rgb",
     "render_overlay",
     "tile_grid",
@@ -60,7 +61,7 @@ def contour(mask: np.ndarray) -> np.ndarray:
     return mask & ~interior
 
 
-def _fit(shape: Sequence[int], size: int) -> tuple[int, int]:
+def fit_shape(shape: Sequence[int], size: int) -> tuple[int, int]:
     """``(rows, cols)`` of an image of ``shape`` scaled to fit in ``size`` x ``size`` (at least 1 px)."""
     rows, cols = int(shape[0]), int(shape[1])
     scale = size / max(rows, cols, 1)
@@ -82,7 +83,7 @@ def overlay_rgb(
     ``shape`` (default: the first mask's)."""
     if shape is None:
         shape = image.shape[:2] if image is not None else (masks[0][0].shape if masks else (size, size))
-    rows, cols = _fit(shape, size)
+    rows, cols = fit_shape(shape, size)
     if image is not None:
         grey = window_to_uint8(_resize(image, rows, cols, Image.Resampling.BOX))
     else:

@@ -4,8 +4,10 @@
 has no header and no class names) that writes the file ``mammo-monai eval classification`` reads
 (:mod:`mammo_monai.evaluation.classification`): ``image`` (the source file, from the image's
 ``filename_or_obj``), any ``extra_keys`` of the item (``lesion_index`` for lesion classifiers), and
-``prob_<class>`` per class. Rows are collected per iteration and the file is written once, atomically, at the
-end of the epoch; under ``torch.distributed`` the ranks' rows are gathered and rank 0 writes.
+``prob_<class>`` per class. For an item cut from a crop file (``full_image`` set: CBIS-DDSM's own lesion crops)
+``image`` is the full mammogram, so rows match the datalist whatever the crop source. Rows are collected per
+iteration and the file is written once, atomically, at the end of the epoch; under ``torch.distributed`` the
+ranks' rows are gathered and rank 0 writes.
 
 Example (in an inference config)::
 
@@ -31,7 +33,15 @@ __all__ = ["LESION_INDEX", "ClassificationProbabilitySaver", "probability_rows"]
 LESION_INDEX = "lesion_index"
 
 
+#: the item key naming the full mammogram when the network's input is another file (a lesion's crop file:
+#: :func:`mammo_monai.data.lesion_items`); the row's ``image`` is then that mammogram, as the datalist has it
+FULL_IMAGE = "full_image"
+
+
 def _source(item: Mapping[str, Any], image_key: str) -> str:
+    full = item.get(FULL_IMAGE)
+    if isinstance(full, (str, os.PathLike)) and str(full):
+        return str(full)
     image = item.get(image_key)
     meta = getattr(image, "meta", None) or item.get(f"{image_key}_meta_dict") or {}
     source = meta.get(ImageMetaKey.FILENAME_OR_OBJ)

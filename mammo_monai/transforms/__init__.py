@@ -21,6 +21,8 @@ from .laterality import NormalizeLaterality, NormalizeLateralityd, chest_wall_si
 from .lesions import LesionMask, LesionMaskd, LesionRegion, check_original_grid, lesion_class, lesion_regions
 from .normal_tissue import NormalTissueLesiond, RandNormalTissueLesiond
 from .patches import (
+    HARD_NEGATIVES_KEY,
+    PATCH_CENTRES_KEY,
     LesionPatchCentres,
     LesionPatchCentresd,
     PatchCenterSets,
@@ -46,6 +48,8 @@ __all__ = [
     "BREAST_MASK_KEY",
     "CHEST_WALL_SIDE",
     "CLAHE",
+    "HARD_NEGATIVES_KEY",
+    "PATCH_CENTRES_KEY",
     "BreastCropResized",
     "BreastMask",
     "BreastMaskd",

@@ -36,6 +36,11 @@ entry it computes the sets itself on every call. The patches never share memory 
 input is not modified, so with this transform first among the random ones a ``CacheDataset`` can skip its
 per-item deep copy (``copy_cache=False``).
 
+Hard-negative mining: an item may carry ``hard_negatives`` (flat centre indices where a model found false
+positives, written into the cached items between epochs by :class:`~mammo_monai.engines.HardNegativeMiner`);
+``hard_negative_fraction`` of the negative draws then come from them (those still allowed as background
+centres), the rest uniformly from the breast as before.
+
 Lesions come from a lesion mask (``mask_key``: instances are the connected components of each mask
 value, the value is the class — e.g. a mask drawn with :class:`~mammo_monai.transforms.lesions.LesionMaskd`
 and ``class_map``, resized along with the image) or, failing that, from the item's ``lesions`` list, which
@@ -89,6 +94,8 @@ from .lesions import LesionRegion, check_original_grid, lesion_regions
 from .utils import BREAST_MASK_KEY, on_new_grid
 
 __all__ = [
+    "HARD_NEGATIVES_KEY",
+    "PATCH_CENTRES_KEY",
     "LesionPatchCentres",
     "LesionPatchCentresd",
     "PatchCenterSets",
@@ -99,6 +106,8 @@ __all__ = [
 
 #: Where :class:`LesionPatchCentresd` stores an item's centres (and :class:`RandLesionPatchesd` looks).
 PATCH_CENTRES_KEY = "patch_centres"
+#: Where hard-negative miners store an item's false-positive centres (and :class:`RandLesionPatchesd` looks).
+HARD_NEGATIVES_KEY = "hard_negatives"
 
 _PAD_MODES = ("constant", "reflect", "replicate", "circular")
 
@@ -272,7 +281,7 @@ class LesionPatchCentresd(MapTransform):
     Args:
         keys: the reference image (one key): the grid the centres are on, and the breast fallback.
         patch_size, jitter, min_distance, mask_key, lesions_key, breast_mask_key, background_threshold,
-        lesion_types, pathologies, class_map, shape, strict: as in :class:`RandLesionPatchesd`.
+        lesion_types, pathologies, class_map, shape, strict, exclude_values: as in :class:`RandLesionPatchesd`.
         centres_key: where the :class:`LesionPatchCentres` is stored.
         allow_missing_keys: an item without the image is passed through; one without ``lesions_key`` (and
             without a mask) is taken as lesion-free.
@@ -303,9 +312,11 @@ class LesionPatchCentresd(MapTransform):
         shape: str = "circle",
         centres_key: str = PATCH_CENTRES_KEY,
         strict: bool = True,
+        exclude_values: Sequence[int] = (),
         allow_missing_keys: bool = False,
     ) -> None:
         MapTransform.__init__(self, keys, allow_missing_keys)
+        self.exclude_values = sorted({int(v) for v in exclude_values})
         if len(self.keys) != 1:
             raise ValueError(f"LesionPatchCentresd takes one reference image key, got {self.keys}")
         size = tuple(int(s) for s in ensure_tuple_rep(patch_size, 2))
@@ -328,6 +339,7 @@ class LesionPatchCentresd(MapTransform):
             "patch_size": list(size), "jitter": self.jitter, "min_distance": self.min_distance,
             "mask_key": mask_key, "lesions_key": lesions_key, "breast_mask_key": breast_mask_key,
             "background_threshold": self.background_threshold, "strict": strict,
+            "exclude_values": self.exclude_values,
             **{k: (sorted(v.items()) if isinstance(v, Mapping) else v) for k, v in self.lesion_filter.items()},
         }
 
@@ -337,7 +349,7 @@ class LesionPatchCentresd(MapTransform):
         mask = d.get(self.mask_key) if self.mask_key is not None else None
         if mask is not None and not isinstance(mask, (str, bytes)):
             regions = mask_lesion_regions(_spatial_2d(mask, f"lesion mask {self.mask_key!r}", shape))
-            return regions, regions
+            return [r for r in regions if r.value not in self.exclude_values], regions
         if self.lesions_key not in d:
             if self.allow_missing_keys:
                 return [], []
@@ -407,6 +419,13 @@ class RandLesionPatchesd(Randomizable, MapTransform, MultiSampleTrait):
             patches.
         strict: with the ``lesions`` list, refuse an image that records a geometric operation and lesions
             lying outside it.
+        exclude_values: lesion-mask values that mark lesions to keep negatives away from but not to sample
+            (e.g. lesion types the classifier has no class for, drawn with a value of their own).
+        hard_negatives_key: an item entry holding hard negatives: flat indices (``row * cols + col``) of this
+            grid where a model found false positives (written by
+            :class:`~mammo_monai.engines.HardNegativeMiner`); absent or empty: none. Not copied into the patches.
+        hard_negative_fraction: the share of the negative draws taken from the hard negatives when the item
+            has some (the rest stays uniform over the background, so normal tissue is still covered).
         allow_missing_keys: skip missing ``keys``; an item without ``lesions_key`` (and without a mask) is then
             taken as lesion-free.
 
@@ -446,9 +465,15 @@ class RandLesionPatchesd(Randomizable, MapTransform, MultiSampleTrait):
         lesion_index_key: str = "patch_lesion",
         centres_key: str | None = PATCH_CENTRES_KEY,
         strict: bool = True,
+        hard_negatives_key: str | None = HARD_NEGATIVES_KEY,
+        hard_negative_fraction: float = 0.5,
+        exclude_values: Sequence[int] = (),
         allow_missing_keys: bool = False,
     ) -> None:
         MapTransform.__init__(self, keys, allow_missing_keys)
+        if not 0.0 <= float(hard_negative_fraction) <= 1.0:
+            raise ValueError(f"hard_negative_fraction must be in [0, 1], got {hard_negative_fraction}")
+        self.hard_negatives_key, self.hard_negative_fraction = hard_negatives_key, float(hard_negative_fraction)
         if int(num_samples) < 1:
             raise ValueError(f"num_samples must be >= 1, got {num_samples}")
         if pos < 0 or neg < 0 or pos + neg <= 0:
@@ -457,7 +482,7 @@ class RandLesionPatchesd(Randomizable, MapTransform, MultiSampleTrait):
             image_key, patch_size, jitter=jitter, min_distance=min_distance, mask_key=mask_key,
             lesions_key=lesions_key, breast_mask_key=breast_mask_key, background_threshold=background_threshold,
             lesion_types=lesion_types, pathologies=pathologies, class_map=class_map, shape=shape, strict=strict,
-            allow_missing_keys=allow_missing_keys)
+            exclude_values=exclude_values, allow_missing_keys=allow_missing_keys)
         self.patch_size = self.finder.patch_size
         self.num_samples = int(num_samples)
         self.pos, self.neg = float(pos), float(neg)
@@ -489,6 +514,15 @@ class RandLesionPatchesd(Randomizable, MapTransform, MultiSampleTrait):
                              f"other settings ({', '.join(diff)}): give LesionPatchCentresd the sampler's")
         return given
 
+    def _hard_negatives(self, d: Mapping[Hashable, Any], centres: LesionPatchCentres) -> np.ndarray | None:
+        """The item's hard negatives that are allowed background centres (sorted), or ``None``."""
+        given = d.get(self.hard_negatives_key) if self.hard_negatives_key is not None else None
+        if given is None or self.hard_negative_fraction <= 0:
+            return None
+        flat = np.unique(np.asarray(given, dtype=np.int64).ravel())
+        flat = flat[np.isin(flat, centres.negatives, assume_unique=True)]
+        return flat if flat.size else None
+
     def __call__(self, data: Mapping[Hashable, Any]) -> list[dict[Hashable, Any]]:
         d = dict(data)
         if self.image_key not in d:
@@ -517,15 +551,21 @@ class RandLesionPatchesd(Randomizable, MapTransform, MultiSampleTrait):
         sr, sc = self.patch_size
         indices: list[np.ndarray] = []
         ratios: list[float] = []
-        if use_bg:
+        hard = self._hard_negatives(d, centres) if use_bg else None
+        if use_bg and hard is not None:
+            indices.extend([centres.negatives, hard])
+            ratios.extend([self.neg * (1.0 - self.hard_negative_fraction), self.neg * self.hard_negative_fraction])
+        elif use_bg:
             indices.append(centres.negatives)
             ratios.append(self.neg)
         if use_pos:
             indices.extend(pos_flat)
             ratios.extend([self.pos / len(regions)] * len(regions))
+        keep = [k for k, r in enumerate(ratios) if r > 0]
+        indices, ratios = [indices[k] for k in keep], [ratios[k] for k in keep]
         probs = np.asarray(ratios, dtype=float) / float(np.sum(ratios))
         keys = list(self.key_iterator(d))
-        rest = {k: v for k, v in d.items() if k not in keys and k != self.centres_key}
+        rest = {k: v for k, v in d.items() if k not in keys and k not in (self.centres_key, self.hard_negatives_key)}
 
         samples = []
         for _ in range(self.num_samples):

@@ -37,6 +37,8 @@ from typing import Any
 
 from monai.transforms import Compose
 
+from mammo_monai.data.schema import LESION_TYPES
+
 from .augment import mammography_train_augmentations_config
 from .utils import BREAST_MASK_KEY
 
@@ -209,6 +211,11 @@ def lesion_crop_transforms(**kwargs: Any) -> Compose:
     return instantiate_transforms(lesion_crop_config(**kwargs))
 
 
+#: The lesion-mask value :func:`patch_config` draws lesions of types outside its ``class_map`` with: kept away
+#: from negatives, never sampled as positives.
+OTHER_LESION_VALUE = 255
+
+
 def patch_config(
     image_key: str = "image",
     pixdim: float = 0.2,
@@ -223,19 +230,32 @@ def patch_config(
     window_mode: str = "percentiles",
     train: bool = True,
     augment: Mapping[str, Any] | None = None,
+    lesion_mask: bool = True,
+    exclude_other_lesions: bool = True,
+    label_key: str = "patch_label",
+    hard_negative_fraction: float = 0.5,
+    augmentation: bool = True,
 ) -> list[dict[str, Any]]:
     """The patch pipeline as transform configs (see :func:`patch_transforms`)."""
-    keys = [image_key, "lesion_mask"]
     class_map = dict(class_map) if class_map is not None else {"mass": 1, "calcification": 2}
+    drawn = dict(class_map)
+    if exclude_other_lesions:  # e.g. MIAS distortions and asymmetries: neither a class nor normal tissue
+        drawn.update({t: OTHER_LESION_VALUE for t in LESION_TYPES if t not in class_map})
+    if train and not lesion_mask:
+        raise ValueError("patch_config: training samples patches around the lesion mask (lesion_mask=True)")
+    keys = [image_key, "lesion_mask"] if lesion_mask else [image_key]
     config: list[dict[str, Any]] = [
         _load([image_key]),
         {"_target_": "mammo_monai.transforms.SetPixelSpacingd", "keys": image_key, "spacing": default_spacing},
-        {"_target_": "mammo_monai.transforms.LesionMaskd", "keys": "lesion_mask", "image_key": image_key,
-         "class_map": class_map, "lesion_types": sorted(class_map)},
+    ]
+    if lesion_mask:
+        config.append({"_target_": "mammo_monai.transforms.LesionMaskd", "keys": "lesion_mask",
+                       "image_key": image_key, "class_map": drawn, "lesion_types": sorted(drawn)})
+    config += [
         {"_target_": "mammo_monai.transforms.BreastRegionCropd", "keys": keys, "image_key": image_key,
          "margin": 0.02},
         {"_target_": "mammo_monai.transforms.ResampleToSpacingd", "keys": keys, "pixdim": pixdim,
-         "mode": ["area", "nearest-exact"]},
+         "mode": ["area", "nearest-exact"][:len(keys)]},
         {"_target_": "mammo_monai.transforms.NormalizeLateralityd", "keys": keys, "image_key": image_key},
         {"_target_": "mammo_monai.transforms.BreastMaskd", "keys": image_key, "mask_key": BREAST_MASK_KEY},
         {"_target_": "mammo_monai.transforms.IntensityWindowd", "keys": image_key, "mode": window_mode,
@@ -244,12 +264,15 @@ def patch_config(
     keys = [*keys, BREAST_MASK_KEY]
     if train:
         where = {"patch_size": [patch_size, patch_size], "jitter": jitter, "min_distance": min_distance,
-                 "mask_key": "lesion_mask", "breast_mask_key": BREAST_MASK_KEY}
+                 "mask_key": "lesion_mask", "breast_mask_key": BREAST_MASK_KEY,
+                 "exclude_values": [OTHER_LESION_VALUE] if exclude_other_lesions else []}
         # the centre sets depend on the item only: computed before the first random transform (cacheable)
         config.append({"_target_": "mammo_monai.transforms.LesionPatchCentresd", "keys": image_key, **where})
         config.append({"_target_": "mammo_monai.transforms.RandLesionPatchesd", "keys": keys,
-                       "num_samples": num_samples, "pos": pos, "neg": neg, **where})
-        config.extend(mammography_train_augmentations_config(image_key, **dict(augment or {})))
+                       "num_samples": num_samples, "pos": pos, "neg": neg, "label_key": label_key,
+                       "hard_negative_fraction": hard_negative_fraction, **where})
+        if augmentation:
+            config.extend(mammography_train_augmentations_config(image_key, **dict(augment or {})))
         config.append({"_target_": "EnsureTyped", "keys": image_key})
     else:
         config.append({"_target_": "EnsureTyped", "keys": keys})
@@ -263,7 +286,12 @@ def patch_transforms(**kwargs: Any) -> Compose:
     CBIS-DDSM's 50 µm scans; use 0.2 for mini-MIAS), so ``patch_size`` is a physical size. With ``train``
     (default) each item yields ``num_samples`` patches of ``patch_size`` px, lesion-centred and background
     at ``pos:neg``, each with ``patch_label`` (``class_map``: mass 1, calcification 2; 0 normal tissue) and
-    ``patch_center``; without it the whole preprocessed mammogram (for a sliding-window inferer).
+    ``patch_center``; without it the whole preprocessed mammogram (for a sliding-window inferer), and with
+    ``lesion_mask=False`` without the lesion mask (unlabelled images). Lesions of types outside ``class_map``
+    (``exclude_other_lesions``) are drawn as :data:`OTHER_LESION_VALUE` and kept away from the negatives.
+    Items may carry hard negatives (``hard_negatives``: :class:`~mammo_monai.engines.HardNegativeMiner`);
+    ``hard_negative_fraction`` of the negatives are drawn from them. ``augmentation=False``: the patches as
+    drawn (a fixed validation set: :func:`~mammo_monai.engines.fixed_patches`).
     """
     return instantiate_transforms(patch_config(**kwargs))
 

@@ -44,6 +44,9 @@ __all__ = ["LesionCropd", "ResampleToSpacingd", "SetPixelSpacingd", "lesion_crop
 class SetPixelSpacingd(MapTransform):
     """Put a pixel spacing ``(row mm, col mm)`` on the affine (and ``meta["pixel_spacing"]``) of each key.
 
+    On an image still on its file's grid (no applied operation) ``meta["original_affine"]`` gets the same
+    spacing, so ``inv(original_affine) @ affine`` maps a later grid's pixels back to the file's pixels.
+
     Args:
         keys: image/mask keys (MetaTensors).
         spacing: the spacing in mm, one value or ``(row, col)``.
@@ -71,6 +74,9 @@ class SetPixelSpacingd(MapTransform):
             affine = img.affine.clone()
             affine[0, 0], affine[1, 1] = self.spacing
             img.affine = affine
+            if not img.applied_operations and "original_affine" in img.meta:
+                # still the file's grid: its affine with the known spacing, so points map back by affines
+                img.meta["original_affine"] = affine.clone() if hasattr(affine, "clone") else affine
             img.meta["pixel_spacing"] = list(self.spacing)
             img.meta["pixel_spacing_source"] = "SetPixelSpacingd"
         return d

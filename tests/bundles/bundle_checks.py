@@ -1,6 +1,8 @@
-"""What every bundle test runs the same way: ``python -m monai.bundle`` in a subprocess, and the model-zoo
-checks (``verify_net_in_out``, ``verify_metadata``, ``ckpt_export`` against the checkpoint, DDP with two CPU
-processes). The test modules supply their bundle, small network and tiny overrides."""
+"""What every bundle test runs the same way: ``python -m monai.bundle`` in a subprocess (training, evaluation,
+inference: the commands users type), and the model-zoo checks (``verify_net_in_out``, ``verify_metadata``,
+``ckpt_export`` against the checkpoint; the two verifications call MONAI's same ``monai.bundle`` functions in
+this process, which saves a ~10 s interpreter start each; DDP with two CPU processes). The test modules
+supply their bundle, small network and tiny overrides."""
 
 from __future__ import annotations
 
@@ -45,23 +47,28 @@ def free_port() -> int:
 
 
 def verify_net_in_out(bundle: Path, n: int) -> None:
-    """The bundle's default ``network_def`` against its ``network_data_format``."""
-    run_bundle(["verify_net_in_out", "network_def", "--meta_file", str(bundle / "configs" / "metadata.json"),
-                "--config_file", str(bundle / "configs" / "inference.json"), "--n", str(n), "--device", "cpu",
-                "--bundle_root", str(bundle)], bundle)
+    """The bundle's default ``network_def`` against its ``network_data_format`` (``monai.bundle
+    verify_net_in_out``; it raises on a mismatch)."""
+    from monai.bundle import verify_net_in_out as verify
+
+    verify("network_def", meta_file=str(bundle / "configs" / "metadata.json"),
+           config_file=str(bundle / "configs" / "inference.json"), n=n, device="cpu", bundle_root=str(bundle))
 
 
 def verify_metadata(bundle: Path, cwd: Path) -> None:
-    """``verify_metadata`` offline, against the schema shipped with the tests."""
+    """``monai.bundle verify_metadata`` offline, against the schema shipped with the tests (raises when invalid)."""
     pytest.importorskip("jsonschema", reason="monai.bundle verify_metadata needs jsonschema")
-    run_bundle(["verify_metadata", "--meta_file", str(bundle / "configs" / "metadata.json"), "--filepath",
-                str(SCHEMA)], cwd)
+    from monai.bundle import verify_metadata as verify
+
+    verify(meta_file=str(bundle / "configs" / "metadata.json"), filepath=str(SCHEMA))
 
 
 def ckpt_export_matches_checkpoint(bundle: Path, small_net: Path, batch_shape: tuple[int, ...]) -> None:
     """``ckpt_export`` of ``models/model.pt`` gives a TorchScript model with the checkpoint's output."""
     from monai.bundle import ConfigParser
 
+    # in a subprocess: TorchScript caches what it compiled per class, so scripting the bundle's network in this
+    # process would leak into later tests scripting the same MONAI classes with other submodules
     ts_path = bundle / "models" / "model.ts"
     run_bundle(["ckpt_export", "network_def", "--filepath", str(ts_path), "--ckpt_file",
                 str(bundle / "models" / "model.pt"), "--meta_file", str(bundle / "configs" / "metadata.json"),

@@ -1,0 +1,427 @@
+"""From a patch classifier to lesion candidates on the original mammogram: heatmap, peaks, JSON and overlay.
+
+The detection bundle's inference (MONAI's pathology tumour-detection recipe brought to mammograms):
+
+1. :class:`PatchHeatmapInferer`: MONAI's ``SlidingWindowInferer`` sweeps the patch classifier over the
+   preprocessed mammogram (breast crop, resampled to the training pixel size); each window's class
+   probabilities (softmax of the ``(B, K)`` logits) are spread over the window and blended (Gaussian by
+   default), which gives a ``(K, rows, cols)`` probability heatmap on the preprocessed grid.
+2. :class:`HeatmapCandidatesd`: the abnormality score (``1 - p(normal)``) is masked to the breast; its local
+   maxima (``skimage.feature.peak_local_max``: a maximum filter of ``min_distance`` px, i.e. non-maximum
+   suppression within that radius) above ``threshold`` are the candidates, each with a score, a class (the
+   most likely abnormal class at the peak), its class probabilities, a centre and a box (the part of the
+   score's connected region above ``box_level`` x the peak, within ``box_radius`` of it). Centres and boxes
+   are mapped to the ORIGINAL image's pixel grid through the affines MONAI tracks (``inv(original_affine) @
+   affine``): breast crop, resampling and laterality flip undone exactly, without resampling the heatmap.
+3. :class:`SaveDetectionsd`: one JSON per image (the format ``mammo-monai eval detection`` reads) and an
+   overlay PNG (the original mammogram with the heatmap in colour and the candidate boxes).
+
+The JSON::
+
+    {"image": "<the image's path>", "image_shape": [rows, cols], "classes": ["normal", "mass", ...],
+     "pixdim": [0.4, 0.4], "candidates": [{"score": 0.93, "center": [row, col], "box": [r0, c0, r1, c1],
+     "class": "mass", "probabilities": {"mass": 0.9, "calcification": 0.03}}, ...]}
+
+with ``center`` (fractional) and ``box`` (half-open, like the datalists' lesion records) in the original
+image's pixels, candidates sorted by score.
+
+Example:
+    >>> import torch
+    >>> from monai.data import MetaTensor
+    >>> heat = torch.zeros(3, 60, 40); heat[0] = 1.0                       # all normal ...
+    >>> heat[:, 18:23, 8:13] = torch.tensor([0.1, 0.8, 0.1])[:, None, None]  # ... but a mass at (20, 10)
+    >>> image = MetaTensor(torch.zeros(1, 60, 40), meta={"original_affine": torch.eye(3)})
+    >>> out = HeatmapCandidatesd("pred", classes=["normal", "mass", "calcification"])({"pred": heat, "image": image})
+    >>> [(c["class"], round(c["score"], 2), c["center"], c["box"]) for c in out["candidates"]]
+    [('mass', 0.9, [20.0, 10.0], [18, 8, 23, 13])]
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from monai.config import KeysCollection
+from monai.data.folder_layout import FolderLayout
+from monai.inferers import SlidingWindowInferer
+from monai.transforms import MapTransform
+from monai.utils import ImageMetaKey
+from PIL import Image, ImageDraw
+from scipy import ndimage
+from skimage.feature import peak_local_max
+
+from mammo_monai.io import read_mammogram
+
+from .overlay import fit_shape, window_to_uint8
+
+__all__ = [
+    "HeatmapCandidatesd",
+    "PatchHeatmapInferer",
+    "SaveDetectionsd",
+    "abnormality_score",
+    "common_root",
+    "detection_overlay",
+    "grid_to_original",
+    "heatmap_candidates",
+]
+
+logger = logging.getLogger(__name__)
+
+#: The class name that means "no lesion" in a detector's class list (its probability is not a finding).
+NORMAL = "normal"
+
+
+class PatchHeatmapInferer(SlidingWindowInferer):
+    """MONAI's ``SlidingWindowInferer`` for a patch *classifier*: a ``(B, K)`` logit network becomes a
+    ``(B, K, rows, cols)`` probability heatmap.
+
+    Every window's softmax probabilities are spread over the window and blended with the others (``mode``
+    ``"gaussian"``: windows count most near their centre, where the classifier was trained to look), so the
+    heatmap at a pixel is the weighted mean of the probabilities of the windows covering it. With ``overlap``
+    0.75 the windows are ``roi_size / 4`` apart. The network is called as it is (its checkpoint keys and
+    ``eval()`` mode untouched); the wrapping happens per call.
+
+    Args:
+        roi_size: the patch size the classifier was trained on (``(rows, cols)``).
+        activation: ``"softmax"`` (default) or ``"sigmoid"`` on the logits, or ``None`` when the network
+            already returns probabilities.
+        kwargs: the rest of ``SlidingWindowInferer``'s arguments (``sw_batch_size``, ``overlap``, ``mode``,
+            ``sigma_scale``, ``padding_mode``, ``sw_device``, ``device``, ``progress``...).
+
+    Example:
+        >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(3))
+        >>> heat = PatchHeatmapInferer(roi_size=(16, 16), overlap=0.5)(torch.rand(1, 1, 40, 24), net)
+        >>> tuple(heat.shape), bool(torch.allclose(heat.sum(1), torch.ones(1, 40, 24), atol=1e-5))
+        ((1, 3, 40, 24), True)
+    """
+
+    def __init__(self, roi_size: Sequence[int] | int, activation: str | None = "softmax", mode: str = "gaussian",
+                 overlap: float = 0.75, **kwargs: Any) -> None:
+        super().__init__(roi_size=roi_size, overlap=overlap, mode=mode, **kwargs)
+        if activation not in ("softmax", "sigmoid", None):
+            raise ValueError(f"activation must be 'softmax', 'sigmoid' or None, got {activation!r}")
+        self.activation = activation
+
+    def _probabilities(self, network: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+        def spread(window: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+            logits = network(window, *args, **kwargs)
+            if logits.ndim != 2:
+                raise ValueError(f"PatchHeatmapInferer: the network must return (batch, classes) logits, got "
+                                 f"{tuple(logits.shape)}")
+            probs = (logits.softmax(1) if self.activation == "softmax" else
+                     logits.sigmoid() if self.activation == "sigmoid" else logits).float()
+            # MONAI weights the window output in place: a real (B, K, rows, cols) tensor, not an expanded view
+            return probs[(...,) + (None,) * (window.ndim - 2)].expand(-1, -1, *window.shape[2:]).contiguous()
+
+        return spread
+
+    def __call__(self, inputs: torch.Tensor, network: Callable[..., torch.Tensor], *args: Any,
+                 **kwargs: Any) -> torch.Tensor:
+        return super().__call__(inputs, self._probabilities(network), *args, **kwargs)
+
+
+def abnormality_score(heatmap: np.ndarray, classes: Sequence[str]) -> np.ndarray:
+    """The probability of any finding per pixel: ``1 - p(normal)`` (or the single class of a one-class map).
+
+    Args:
+        heatmap: ``(K, rows, cols)`` class probabilities.
+        classes: the ``K`` class names; ``"normal"`` (if present) is the no-finding class.
+    """
+    if heatmap.ndim != 3 or heatmap.shape[0] != len(classes):
+        raise ValueError(f"expected a ({len(classes)}, rows, cols) heatmap for classes {list(classes)}, got "
+                         f"{heatmap.shape}")
+    if NORMAL in classes:
+        return 1.0 - heatmap[list(classes).index(NORMAL)]
+    if len(classes) == 1:
+        return heatmap[0]
+    return heatmap.sum(0)
+
+
+def _component(score: np.ndarray, peak: tuple[int, int], level: float, radius: int
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and cols of the connected region of ``score >= level`` holding ``peak``, within ``radius`` px."""
+    r, c = peak
+    r0, c0 = max(0, r - radius), max(0, c - radius)
+    labels, _ = ndimage.label(score[r0:r + radius + 1, c0:c + radius + 1] >= level)
+    rows, cols = np.nonzero(labels == labels[r - r0, c - c0])
+    return rows + r0, cols + c0
+
+
+def heatmap_candidates(
+    heatmap: np.ndarray,
+    classes: Sequence[str],
+    breast_mask: np.ndarray | None = None,
+    min_distance: int = 8,
+    threshold: float = 0.1,
+    max_candidates: int = 50,
+    box_level: float = 0.5,
+    box_radius: int | None = None,
+) -> list[dict[str, Any]]:
+    """Local maxima of the abnormality score of a ``(K, rows, cols)`` heatmap, on the heatmap's grid.
+
+    Args:
+        heatmap: class probabilities per pixel.
+        classes: the class names (``"normal"`` the no-finding class).
+        breast_mask: ``(rows, cols)``; the score is zero outside it.
+        min_distance: px between two candidates (the peak filter's radius: a non-maximum suppression).
+        threshold: the lowest score kept.
+        max_candidates: keep the best this many.
+        box_level: the box covers the peak's region where the score is at least this fraction of the peak
+            (and at least ``threshold``).
+        box_radius: the box stays within this many px of the peak (default ``4 * min_distance``).
+
+    Returns:
+        Candidates by decreasing score: ``score``, ``center`` (``[row, col]``), ``box`` (half-open), ``class``,
+        ``probabilities`` (of each finding class at the peak).
+    """
+    heatmap = np.asarray(heatmap, dtype=np.float32)
+    score = abnormality_score(heatmap, classes)
+    if breast_mask is not None:
+        breast = np.asarray(breast_mask).reshape(score.shape) > 0
+        score = np.where(breast, score, 0.0)
+    findings = [k for k, name in enumerate(classes) if name != NORMAL]
+    radius = int(box_radius) if box_radius is not None else 4 * int(min_distance)
+    peaks = peak_local_max(score, min_distance=max(1, int(min_distance)), threshold_abs=float(threshold),
+                           exclude_border=False, num_peaks=int(max_candidates))
+    out = []
+    for r, c in peaks:
+        r, c = int(r), int(c)
+        peak = float(score[r, c])
+        probs = {classes[k]: float(heatmap[k, r, c]) for k in findings}
+        best = max(probs, key=probs.get) if probs else classes[0]
+        # a flat top (windows agreeing) is reported at its centroid, not at its first pixel
+        top_r, top_c = _component(score, (r, c), peak - 1e-6, radius)
+        rows, cols = _component(score, (r, c), max(float(threshold), box_level * peak), radius)
+        out.append({"score": peak, "center": [float(top_r.mean()), float(top_c.mean())],
+                    "box": [int(rows.min()), int(cols.min()), int(rows.max()) + 1, int(cols.max()) + 1],
+                    "class": best, "probabilities": probs})
+    out.sort(key=lambda cand: -cand["score"])
+    return out
+
+
+def _matrix(x: Any) -> np.ndarray:
+    m = np.asarray(x.detach().cpu() if hasattr(x, "detach") else x, dtype=np.float64)
+    if m.shape == (4, 4):  # a 2D image in a 3D affine: keep rows/cols and the translation
+        m = m[np.ix_([0, 1, 3], [0, 1, 3])]
+    if m.shape != (3, 3):
+        raise ValueError(f"expected a 2D (3x3) affine, got shape {m.shape}")
+    return m
+
+
+def grid_to_original(image: Any) -> np.ndarray:
+    """The 3x3 matrix taking ``[row, col, 1]`` of ``image``'s grid to its original file's pixels:
+    ``inv(original_affine) @ affine`` of the MetaTensor (MONAI updates ``affine`` with every spatial transform;
+    :class:`~mammo_monai.transforms.SetPixelSpacingd` keeps ``original_affine`` in step on the file's grid)."""
+    meta = getattr(image, "meta", None) or {}
+    if "original_affine" not in meta:
+        raise ValueError("the image has no original_affine in its meta: load it with MONAI's LoadImage(d)")
+    affine = getattr(image, "affine", None)
+    if affine is None:
+        affine = meta.get("affine")
+    return np.linalg.inv(_matrix(meta["original_affine"])) @ _matrix(affine)
+
+
+def _map_candidate(cand: Mapping[str, Any], to_original: np.ndarray, shape: Sequence[int] | None
+                   ) -> dict[str, Any]:
+    out = dict(cand)
+    r, c = cand["center"]
+    centre = to_original @ np.array([r, c, 1.0])
+    out["center"] = [round(float(centre[0]), 2), round(float(centre[1]), 2)]
+    r0, c0, r1, c1 = cand["box"]
+    # the box's outer pixel edges: [r0 - 0.5, r1 - 0.5] in pixel-centre coordinates
+    corners = np.array([[r0 - 0.5, c0 - 0.5, 1.0], [r1 - 0.5, c1 - 0.5, 1.0]]) @ to_original.T
+    lo, hi = corners[:, :2].min(0), corners[:, :2].max(0)
+    box = [int(np.floor(lo[0] + 0.5)), int(np.floor(lo[1] + 0.5)), int(np.ceil(hi[0] + 0.5)), int(np.ceil(hi[1] + 0.5))]
+    if shape is not None:
+        box = [max(0, box[0]), max(0, box[1]), min(int(shape[0]), box[2]), min(int(shape[1]), box[3])]
+    out["box"] = box
+    return out
+
+
+def _original_shape(image: Any) -> list[int] | None:
+    meta = getattr(image, "meta", None) or {}
+    shape = meta.get("spatial_shape")
+    if shape is None:
+        return None
+    values = [int(v) for v in np.asarray(shape.detach().cpu() if hasattr(shape, "detach") else shape).ravel()]
+    return values[:2]
+
+
+class HeatmapCandidatesd(MapTransform):
+    """Lesion candidates from a heatmap (see the module docstring), in the original image's pixels.
+
+    Args:
+        keys: the ``(K, rows, cols)`` heatmap key (``pred``).
+        classes: the heatmap's class names (``"normal"`` the no-finding class).
+        image_key: the preprocessed image (a MetaTensor on the heatmap's grid, with ``original_affine``): its
+            affines map the candidates back.
+        breast_mask_key: a breast mask on the heatmap's grid (candidates only inside it); ``None``/absent: none.
+        candidates_key: where the list goes.
+        min_distance, threshold, max_candidates, box_level, box_radius: as in :func:`heatmap_candidates`
+            (px of the heatmap's grid).
+    """
+
+    def __init__(self, keys: KeysCollection, classes: Sequence[str], image_key: str = "image",
+                 breast_mask_key: str | None = "breast_mask", candidates_key: str = "candidates",
+                 min_distance: int = 8, threshold: float = 0.1, max_candidates: int = 50, box_level: float = 0.5,
+                 box_radius: int | None = None, allow_missing_keys: bool = False) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.classes = [str(c) for c in classes]
+        if not self.classes:
+            raise ValueError("classes must name the heatmap's channels")
+        self.image_key, self.breast_mask_key, self.candidates_key = image_key, breast_mask_key, candidates_key
+        self.options = {"min_distance": int(min_distance), "threshold": float(threshold),
+                        "max_candidates": int(max_candidates), "box_level": float(box_level),
+                        "box_radius": box_radius}
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            heat = d[key]
+            heat = np.asarray(heat.detach().cpu() if hasattr(heat, "detach") else heat)
+            breast = d.get(self.breast_mask_key) if self.breast_mask_key else None
+            if breast is not None:
+                breast = np.asarray(breast.detach().cpu() if hasattr(breast, "detach") else breast)
+                if breast.size != heat[0].size:
+                    raise ValueError(f"HeatmapCandidatesd: breast mask {breast.shape} is not on the heatmap's grid "
+                                     f"{heat.shape[1:]}")
+            found = heatmap_candidates(heat, self.classes, breast, **self.options)
+            image = d[self.image_key]
+            to_original = grid_to_original(image)
+            shape = _original_shape(image)
+            d[self.candidates_key] = [_map_candidate(c, to_original, shape) for c in found]
+        return d
+
+
+def common_root(items: Sequence[Mapping[str, Any]], key: str = "image") -> str:
+    """The deepest folder holding every item's ``key`` file: a ``data_root_dir`` under which the writers mirror
+    the images' folders, so that files of one name in different folders (CBIS-DDSM's ``1-1.dcm``) get outputs
+    of their own.
+
+    Example:
+        >>> common_root([{"image": "/d/a/1-1.dcm"}, {"image": "/d/b/1-1.dcm"}])
+        '/d'
+    """
+    folders = [os.path.dirname(os.path.abspath(str(item[key]))) for item in items if item.get(key)]
+    return os.path.commonpath(folders) if folders else ""
+
+
+def _heat_colours(score: np.ndarray) -> np.ndarray:
+    """A score in ``[0, 1]`` as RGB (dark blue -> red -> yellow), ``(rows, cols, 3)`` float in ``[0, 255]``."""
+    s = np.clip(score, 0.0, 1.0)[..., None]
+    stops = np.array([[0, 0, 128], [220, 20, 20], [255, 240, 0]], dtype=np.float32)
+    low = stops[0] + (stops[1] - stops[0]) * np.clip(s * 2, 0, 1)
+    return np.where(s < 0.5, low, stops[1] + (stops[2] - stops[1]) * np.clip(s * 2 - 1, 0, 1))
+
+
+def detection_overlay(image: np.ndarray, score: np.ndarray, to_original: np.ndarray,
+                      candidates: Sequence[Mapping[str, Any]], max_size: int = 1024, alpha: float = 0.45,
+                      min_score: float = 0.1, n_boxes: int = 10) -> Image.Image:
+    """The original mammogram (shrunk to fit ``max_size``) with the heatmap's score blended where it is at least
+    ``min_score`` and the best ``n_boxes`` candidates' boxes with their scores.
+
+    The heatmap is sampled (nearest) at each display pixel through the inverse of ``to_original`` (the
+    heatmap grid -> original pixels matrix), so nothing is resampled at full resolution.
+    """
+    rows, cols = fit_shape(image.shape, min(max_size, max(image.shape)))
+    grey = window_to_uint8(np.asarray(Image.fromarray(np.asarray(image, np.float32), mode="F").resize(
+        (cols, rows), Image.Resampling.BOX)))
+    rgb = np.repeat(grey[:, :, None], 3, axis=2).astype(np.float32)
+    sr, sc = image.shape[0] / rows, image.shape[1] / cols
+    rr, cc = np.meshgrid((np.arange(rows) + 0.5) * sr - 0.5, (np.arange(cols) + 0.5) * sc - 0.5, indexing="ij")
+    grid = np.linalg.inv(to_original) @ np.stack([rr.ravel(), cc.ravel(), np.ones(rr.size)])
+    gr, gc = np.rint(grid[0]).astype(np.int64), np.rint(grid[1]).astype(np.int64)
+    inside = (gr >= 0) & (gr < score.shape[0]) & (gc >= 0) & (gc < score.shape[1])
+    values = np.zeros(rr.size, np.float32)
+    values[inside] = score[gr[inside], gc[inside]]
+    values = values.reshape(rows, cols)
+    shown = values >= min_score
+    rgb[shown] = (1 - alpha) * rgb[shown] + alpha * _heat_colours(values)[shown]
+    tile = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), mode="RGB")
+    draw = ImageDraw.Draw(tile)
+    for cand in list(candidates)[:n_boxes]:
+        r0, c0, r1, c1 = cand["box"]
+        draw.rectangle([c0 / sc, r0 / sr, c1 / sc, r1 / sr], outline=(0, 255, 255), width=2)
+        draw.text((c0 / sc + 2, max(0.0, r0 / sr - 11)), f"{cand['score']:.2f}", fill=(0, 255, 255))
+    return tile
+
+
+class SaveDetectionsd(MapTransform):
+    """Write ``<output_dir>/<relative folder>/<image stem>_detections.json`` (the module docstring's format) and,
+    with ``overlay``, ``..._heatmap.png`` (:func:`detection_overlay`) per image.
+
+    Naming is MONAI's ``FolderLayout`` as in ``SaveImaged`` (the image's folder below ``data_root_dir``
+    mirrored under ``output_dir``; :func:`common_root` gives a ``data_root_dir`` for a datalist: CBIS-DDSM's
+    files are all called ``1-1.dcm``). Two images of one run mapping to one output is an error (not a silent
+    overwrite). Outputs of an earlier run are replaced only with ``overwrite`` (default, like ``SaveImaged``).
+
+    Args:
+        keys: the heatmap key (``pred``, ``(K, rows, cols)`` on the preprocessed grid).
+        classes: the heatmap's class names.
+        image_key: the preprocessed image (its meta: the file name, original shape, affines, pixel size).
+        candidates_key: the candidates of :class:`HeatmapCandidatesd`.
+        breast_mask_key: masks the heatmap on the overlay.
+        output_dir, data_root_dir: as in ``SaveImaged``.
+        overlay: also write the PNG; ``max_size``: its longest side.
+        overwrite: replace existing files (else ``FileExistsError``).
+    """
+
+    def __init__(self, keys: KeysCollection, classes: Sequence[str], image_key: str = "image",
+                 candidates_key: str = "candidates", breast_mask_key: str | None = "breast_mask",
+                 output_dir: str | os.PathLike = "./", data_root_dir: str = "", overlay: bool = True,
+                 max_size: int = 1024, overwrite: bool = True, allow_missing_keys: bool = False) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.classes = [str(c) for c in classes]
+        self.image_key, self.candidates_key, self.breast_mask_key = image_key, candidates_key, breast_mask_key
+        self.json_layout = FolderLayout(output_dir, postfix="detections", extension=".json", parent=False,
+                                        makedirs=True, data_root_dir=data_root_dir)
+        self.png_layout = FolderLayout(output_dir, postfix="heatmap", extension=".png", parent=False,
+                                       makedirs=True, data_root_dir=data_root_dir)
+        self.overlay, self.max_size, self.overwrite = bool(overlay), int(max_size), bool(overwrite)
+        self.written: dict[Path, str] = {}
+
+    def _path(self, layout: FolderLayout, source: str) -> Path:
+        path = Path(layout.filename(subject=source))
+        earlier = self.written.get(path)
+        if earlier is not None and earlier != source:
+            raise ValueError(f"SaveDetectionsd: {source} and {earlier} both map to {path}: set data_root_dir to a "
+                             f"folder above both (mammo_monai.inference.common_root of the datalist)")
+        if earlier is None and path.exists() and not self.overwrite:
+            raise FileExistsError(f"{path} exists (overwrite=False)")
+        self.written[path] = source
+        return path
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            image = d[self.image_key]
+            meta = getattr(image, "meta", None) or {}
+            source = meta.get(ImageMetaKey.FILENAME_OR_OBJ)
+            if not isinstance(source, (str, os.PathLike)) or not source:
+                raise ValueError(f"SaveDetectionsd: {self.image_key!r} has no source file name (filename_or_obj)")
+            source = str(source)
+            pixdim = [float(abs(v)) for v in np.diag(_matrix(image.affine))[:2]]
+            record = {"image": source, "image_shape": _original_shape(image), "classes": self.classes,
+                      "pixdim": [round(v, 6) for v in pixdim], "candidates": list(d.get(self.candidates_key, []))}
+            path = self._path(self.json_layout, source)
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text(json.dumps(record, indent=1))
+            os.replace(tmp, path)
+            if self.overlay:
+                heat = d[key]
+                heat = np.asarray(heat.detach().cpu() if hasattr(heat, "detach") else heat, dtype=np.float32)
+                score = abnormality_score(heat, self.classes)
+                breast = d.get(self.breast_mask_key) if self.breast_mask_key else None
+                if breast is not None:
+                    breast = np.asarray(breast.detach().cpu() if hasattr(breast, "detach") else breast)
+                    score = np.where(breast.reshape(score.shape) > 0, score, 0.0)
+                original, _ = read_mammogram(source)
+                detection_overlay(original, score, grid_to_original(image), record["candidates"],
+                                  self.max_size).save(self._path(self.png_layout, source))
+        return d

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Reproduce the measured MIAS results of bundles/mammo_lesion_classification (its docs/README.md, "Measured
+# results"): index mini-MIAS (splits by woman stratified by lesion type: the split of the other MIAS recipes),
+# then for each task -- `pathology` (benign vs malignant, every lesion with a pathology) and `type_pathology`
+# with normal tissue (5 classes) -- train the bundle with the 2-CPU recipe (configs/mias_cpu.json), evaluate the
+# best checkpoint on the test split, write validation and test probabilities, and score the test split with
+# `mammo-monai eval classification` (threshold chosen on the validation probabilities, bootstrap CIs by woman).
+#   bash scripts/mias_lesion_classification.sh [MIAS_DIR] [OUT_DIR] [TASKS]
+#   (defaults: ../shared/data/mias, outputs/mias_lesion_classification, "pathology type_pathology+normal")
+# OUT_DIR is created; an existing run there is resumed from its last checkpoint (delete OUT_DIR to start over).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MIAS="$(realpath "${1:-../shared/data/mias}")"
+OUT="$(realpath -m "${2:-outputs/mias_lesion_classification}")"
+TASKS="${3:-pathology type_pathology+normal}"
+bash scripts/setup.sh >/dev/null
+mkdir -p "$OUT"
+PY=.venv/bin/python
+B=bundles/mammo_lesion_classification/configs
+if [ ! -f "$OUT/mias.json" ]; then
+    .venv/bin/mammo-monai index mias "$MIAS" --out "$OUT/mias.json" --stratify lesion_types \
+        --mask_types '["mass"]' --progress False
+fi
+for RUN in $TASKS; do
+    TASK="${RUN%+normal}"
+    NORMAL=False
+    [ "$RUN" != "$TASK" ] && NORMAL=True
+    R="$OUT/$RUN"
+    mkdir -p "$R"
+    COMMON=(--meta_file "$B/metadata.json" --logging_file "$B/logging.conf" --bundle_root "$R/bundle"
+            --datalist "$OUT/mias.json" --task "$TASK" --include_normal "$NORMAL")
+    echo "== $RUN: training ($(date -u +%T))"
+    time $PY -m monai.bundle run training --config_file "['$B/train.json','$B/mias_cpu.json']" "${COMMON[@]}" \
+        > "$R/training.log" 2>&1
+    echo "== $RUN: evaluating the best checkpoint on the test split ($(date -u +%T))"
+    $PY -m monai.bundle run evaluating --config_file "['$B/train.json','$B/evaluate.json','$B/mias_cpu.json']" \
+        "${COMMON[@]}" > "$R/evaluating.log" 2>&1
+    for SPLIT in validation test; do
+        echo "== $RUN: probabilities on the $SPLIT split ($(date -u +%T))"
+        $PY -m monai.bundle run inferring --config_file "['$B/inference.json','$B/mias_cpu.json']" "${COMMON[@]}" \
+            --output_dir "$R/predictions" --infer_split "$SPLIT" > "$R/inferring_$SPLIT.log" 2>&1
+    done
+    echo "== $RUN: mammo-monai eval classification ($(date -u +%T))"
+    .venv/bin/mammo-monai eval classification --pred "$R/predictions/test_probabilities.csv" \
+        --label "$OUT/mias.json" --out "$R/report" --task "$TASK" --include_normal "$NORMAL" \
+        --val_pred "$R/predictions/validation_probabilities.csv" --overwrite True
+    echo "$RUN: bundle evaluation: $R/bundle/eval/metrics.csv; report: $R/report; logs: $R/*.log"
+done
