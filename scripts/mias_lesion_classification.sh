@@ -10,17 +10,10 @@
 # OUT_DIR is created; an existing run there is resumed from its last checkpoint (delete OUT_DIR to start over).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MIAS="$(realpath "${1:-../shared/data/mias}")"
-OUT="$(realpath -m "${2:-outputs/mias_lesion_classification}")"
+. scripts/mias_common.sh
+mias_prepare outputs/mias_lesion_classification "${1:-}" "${2:-}"
 TASKS="${3:-pathology type_pathology+normal}"
-bash scripts/setup.sh >/dev/null
-mkdir -p "$OUT"
-PY=.venv/bin/python
 B=bundles/mammo_lesion_classification/configs
-if [ ! -f "$OUT/mias.json" ]; then
-    .venv/bin/mammo-monai index mias "$MIAS" --out "$OUT/mias.json" --stratify lesion_types \
-        --mask_types '["mass"]' --progress False
-fi
 for RUN in $TASKS; do
     TASK="${RUN%+normal}"
     NORMAL=False

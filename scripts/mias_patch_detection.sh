@@ -8,16 +8,9 @@
 # OUT_DIR is created; an existing run there is resumed from its last checkpoint (delete OUT_DIR to start over).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MIAS="$(realpath "${1:-../shared/data/mias}")"
-OUT="$(realpath -m "${2:-outputs/mias_patch_detection}")"
-bash scripts/setup.sh >/dev/null
-mkdir -p "$OUT"
-PY=.venv/bin/python
+. scripts/mias_common.sh
+mias_prepare outputs/mias_patch_detection "${1:-}" "${2:-}"
 B=bundles/mammo_patch_detection/configs
-if [ ! -f "$OUT/mias.json" ]; then
-    .venv/bin/mammo-monai index mias "$MIAS" --out "$OUT/mias.json" --stratify lesion_types \
-        --mask_types '["mass"]' --progress False
-fi
 COMMON=(--meta_file "$B/metadata.json" --logging_file "$B/logging.conf" --bundle_root "$OUT/bundle"
         --datalist "$OUT/mias.json" --data_root_dir "$MIAS")
 echo "== training ($(date -u +%T))"

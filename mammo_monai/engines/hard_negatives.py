@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 from monai.data import CacheDataset
+from monai.utils import convert_to_numpy
 
 from mammo_monai.inference.detection import PatchHeatmapInferer, heatmap_candidates
 from mammo_monai.transforms.patches import HARD_NEGATIVES_KEY, PATCH_CENTRES_KEY, LesionPatchCentres
@@ -38,10 +39,6 @@ from mammo_monai.transforms.utils import BREAST_MASK_KEY
 __all__ = ["HardNegativeMiner", "mine_hard_negatives"]
 
 logger = logging.getLogger(__name__)
-
-
-def _array(x: Any) -> np.ndarray:
-    return np.asarray(x.detach().cpu() if hasattr(x, "detach") else x)
 
 
 def mine_hard_negatives(
@@ -150,10 +147,10 @@ class HardNegativeMiner:
             with torch.no_grad(), torch.autocast(device_type=torch.device(device).type, enabled=self.amp):
                 for item in items:
                     image = torch.as_tensor(item[self.image_key]).float()[None].to(device)
-                    heat = _array(self.inferer(image, network)[0]).astype(np.float32)
+                    heat = convert_to_numpy(self.inferer(image, network)[0], dtype=np.float32)
                     breast = item.get(self.breast_mask_key) if self.breast_mask_key else None
                     found = mine_hard_negatives(heat, self.classes, item[self.centres_key],
-                                                None if breast is None else _array(breast), **self.options)
+                                                breast, **self.options)
                     item[self.hard_negatives_key] = found
                     n_found += int(found.size)
                     n_images += int(found.size > 0)

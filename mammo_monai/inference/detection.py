@@ -51,7 +51,7 @@ from monai.config import KeysCollection
 from monai.data.folder_layout import FolderLayout
 from monai.inferers import SlidingWindowInferer
 from monai.transforms import MapTransform
-from monai.utils import ImageMetaKey
+from monai.utils import ImageMetaKey, convert_to_numpy
 from PIL import Image, ImageDraw
 from scipy import ndimage
 from skimage.feature import peak_local_max
@@ -65,6 +65,7 @@ __all__ = [
     "PatchHeatmapInferer",
     "SaveDetectionsd",
     "abnormality_score",
+    "breast_score",
     "common_root",
     "detection_overlay",
     "grid_to_original",
@@ -143,6 +144,18 @@ def abnormality_score(heatmap: np.ndarray, classes: Sequence[str]) -> np.ndarray
     return heatmap.sum(0)
 
 
+def breast_score(heatmap: np.ndarray, classes: Sequence[str], breast_mask: Any = None) -> np.ndarray:
+    """:func:`abnormality_score` of ``heatmap``, zero outside ``breast_mask`` (``(rows, cols)`` or ``(1, rows,
+    cols)``; ``None``: no mask): what the candidates are found on and the overlay shows."""
+    score = abnormality_score(np.asarray(heatmap, dtype=np.float32), classes)
+    if breast_mask is None:
+        return score
+    breast = convert_to_numpy(breast_mask)
+    if breast.size != score.size:
+        raise ValueError(f"the breast mask {breast.shape} is not on the heatmap's grid {score.shape}")
+    return np.where(breast.reshape(score.shape) > 0, score, 0.0)
+
+
 def _component(score: np.ndarray, peak: tuple[int, int], level: float, radius: int
                ) -> tuple[np.ndarray, np.ndarray]:
     """Rows and cols of the connected region of ``score >= level`` holding ``peak``, within ``radius`` px."""
@@ -181,10 +194,7 @@ def heatmap_candidates(
         ``probabilities`` (of each finding class at the peak).
     """
     heatmap = np.asarray(heatmap, dtype=np.float32)
-    score = abnormality_score(heatmap, classes)
-    if breast_mask is not None:
-        breast = np.asarray(breast_mask).reshape(score.shape) > 0
-        score = np.where(breast, score, 0.0)
+    score = breast_score(heatmap, classes, breast_mask)
     findings = [k for k, name in enumerate(classes) if name != NORMAL]
     radius = int(box_radius) if box_radius is not None else 4 * int(min_distance)
     peaks = peak_local_max(score, min_distance=max(1, int(min_distance)), threshold_abs=float(threshold),
@@ -206,7 +216,7 @@ def heatmap_candidates(
 
 
 def _matrix(x: Any) -> np.ndarray:
-    m = np.asarray(x.detach().cpu() if hasattr(x, "detach") else x, dtype=np.float64)
+    m = convert_to_numpy(x, dtype=np.float64)
     if m.shape == (4, 4):  # a 2D image in a 3D affine: keep rows/cols and the translation
         m = m[np.ix_([0, 1, 3], [0, 1, 3])]
     if m.shape != (3, 3):
@@ -249,7 +259,7 @@ def _original_shape(image: Any) -> list[int] | None:
     shape = meta.get("spatial_shape")
     if shape is None:
         return None
-    values = [int(v) for v in np.asarray(shape.detach().cpu() if hasattr(shape, "detach") else shape).ravel()]
+    values = [int(v) for v in convert_to_numpy(shape).ravel()]
     return values[:2]
 
 
@@ -283,15 +293,8 @@ class HeatmapCandidatesd(MapTransform):
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
         d = dict(data)
         for key in self.key_iterator(d):
-            heat = d[key]
-            heat = np.asarray(heat.detach().cpu() if hasattr(heat, "detach") else heat)
             breast = d.get(self.breast_mask_key) if self.breast_mask_key else None
-            if breast is not None:
-                breast = np.asarray(breast.detach().cpu() if hasattr(breast, "detach") else breast)
-                if breast.size != heat[0].size:
-                    raise ValueError(f"HeatmapCandidatesd: breast mask {breast.shape} is not on the heatmap's grid "
-                                     f"{heat.shape[1:]}")
-            found = heatmap_candidates(heat, self.classes, breast, **self.options)
+            found = heatmap_candidates(convert_to_numpy(d[key]), self.classes, breast, **self.options)
             image = d[self.image_key]
             to_original = grid_to_original(image)
             shape = _original_shape(image)
@@ -414,13 +417,8 @@ class SaveDetectionsd(MapTransform):
             tmp.write_text(json.dumps(record, indent=1))
             os.replace(tmp, path)
             if self.overlay:
-                heat = d[key]
-                heat = np.asarray(heat.detach().cpu() if hasattr(heat, "detach") else heat, dtype=np.float32)
-                score = abnormality_score(heat, self.classes)
                 breast = d.get(self.breast_mask_key) if self.breast_mask_key else None
-                if breast is not None:
-                    breast = np.asarray(breast.detach().cpu() if hasattr(breast, "detach") else breast)
-                    score = np.where(breast.reshape(score.shape) > 0, score, 0.0)
+                score = breast_score(convert_to_numpy(d[key]), self.classes, breast)
                 original, _ = read_mammogram(source)
                 detection_overlay(original, score, grid_to_original(image), record["candidates"],
                                   self.max_size).save(self._path(self.png_layout, source))
