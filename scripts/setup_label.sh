@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create (or update) .venv-label: the CPU build of torch, MONAI Label 0.8.5 with the pins it needs, then
-# mammo-monai in editable mode, plus what a server test needs (pytest, requests). .venv and .venv-compat
-# are not touched.
+# mammo-monai in editable mode, plus what its tests need here (pytest, pydicom-data; requests for the server
+# tests; not the dev extra's jsonschema>=4, which pydicom-seg refuses: the bundle tests that use it run in
+# .venv). .venv is not touched. scripts/test_label.sh runs the tests in it.
 #   bash scripts/setup_label.sh
 #   PYTHON=python3.11 bash scripts/setup_label.sh
 # Why the pins: monailabel 0.8.5 imports pydicom-seg, which needs a module pydicom 3 removed (pydicom<3);
@@ -26,7 +27,7 @@ PY="$VENV/bin/python"
 versions() {
     "$PY" -I - <<'EOF'
 import importlib.metadata as md
-names = ["torch", "monai", "monailabel", "numpy", "pydicom", "pytest", "requests"]
+names = ["torch", "monai", "monailabel", "numpy", "pydicom", "pytest", "pydicom-data", "requests"]
 print("setup_label: .venv-label ready (" + ", ".join(f"{n} {md.version(n)}" for n in names) + ")")
 EOF
 }
@@ -48,6 +49,7 @@ ok = (
     and major("numpy") < 2
     and major("pydicom") < 3
     and major("pytest") >= 8
+    and bool(md.version("pydicom-data"))
     and bool(md.version("requests"))
 )
 url = json.loads(md.distribution("mammo-monai").read_text("direct_url.json") or "{}")
@@ -73,9 +75,9 @@ fi
 CONSTRAINTS="$(mktemp "${TMPDIR:-/tmp}/setup_label_constraints.XXXXXX")"
 trap 'rm -f "$CONSTRAINTS"' EXIT
 # `torch==X` also matches the installed local build X+cpu, so pip keeps it instead of fetching CUDA torch
-printf '%s\n' "torch==$TORCH_VERSION" 'numpy<2' 'pydicom<3' 'dicomweb-client<0.61' 'pynetdicom<3' >"$CONSTRAINTS"
+printf '%s\n' "torch==$TORCH_VERSION" 'numpy<2' 'pydicom<3' 'dicomweb-client<0.61' 'pynetdicom<3' 'jsonschema<4' >"$CONSTRAINTS"
 "${PIP[@]}" install -c "$CONSTRAINTS" "monailabel==$MONAILABEL_VERSION" 'pydicom<3' 'dicomweb-client<0.61' 'pynetdicom<3'
-"${PIP[@]}" install -c "$CONSTRAINTS" -e . 'pytest>=8' requests
+"${PIP[@]}" install -c "$CONSTRAINTS" -e . 'pytest>=8' 'pydicom-data>=1.0' requests
 # fail loudly if anything slipped past the constraints or does not import
 "$PY" -c "import torch, sys; v = torch.__version__; sys.exit(0 if v.split('+')[0] == '$TORCH_VERSION' and '+cu' not in v else f'unexpected torch {v}')"
 "$PY" -c 'import numpy, pydicom, monai, monailabel.interfaces.app, mammo_monai.io, pytest, requests'

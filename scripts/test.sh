@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check .
 .venv/bin/python -m pytest "$@"
-# the same library under pydicom 2.4 / numpy 1.26 (MONAI Label's pins); MAMMO_MONAI_SKIP_COMPAT=1 skips it
-if [ "${MAMMO_MONAI_SKIP_COMPAT:-0}" != "1" ]; then
-    bash scripts/test_compat.sh
+# the MONAI Label app, and the same library under pydicom 2.4 / numpy 1.26 (MONAI Label's pins), in
+# .venv-label; MAMMO_MONAI_SKIP_LABEL=1 skips it
+if [ "${MAMMO_MONAI_SKIP_LABEL:-0}" != "1" ]; then
+    bash scripts/test_label.sh
 fi

@@ -1,0 +1,81 @@
+"""A real MONAI Label server with this app, on 127.0.0.1, for the tests: a subprocess on a free port,
+bounded waits, always stopped (its whole process group, training children included)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+APP_DIR = REPO_ROOT / "mammo_monai" / "label"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def label_server(studies: Path, conf: dict[str, str], log: Path, timeout: float = 180.0) -> Iterator[str]:
+    """Start ``monailabel start_server`` on the app; yields its base URL once ``GET /info/`` answers."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "monailabel.main", "start_server", "--app", str(APP_DIR), "--studies",
+           str(studies), "--host", "127.0.0.1", "--port", str(port)]
+    for key, value in conf.items():
+        cmd += ["--conf", key, value]
+    env = {**os.environ, "MONAI_LABEL_DATASTORE_AUTO_RELOAD": "false"}
+    with open(log, "w") as out:
+        process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=log.parent, env=env,
+                                   start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the server exited with {process.returncode}:\n{tail(log)}")
+            try:
+                if requests.get(f"{url}/info/", timeout=5).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no answer from the server within {timeout:.0f} s:\n{tail(log)}")
+            time.sleep(1.0)
+        yield url
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=20)
+
+
+def tail(log: Path, lines: int = 60) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.is_file() else ""
+
+
+def wait_for_training(url: str, timeout: float = 420.0) -> dict:
+    """Poll ``GET /train/`` until the last training is no longer running; returns its task record."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        task = requests.get(f"{url}/train/", params={"check_if_running": "false"}, timeout=10).json()
+        if task.get("status") in ("DONE", "ERROR"):
+            return task
+        time.sleep(2.0)
+    raise TimeoutError(f"training still running after {timeout:.0f} s")
+
+
+def names(paths: Sequence[Path]) -> list[str]:
+    return sorted(p.name for p in paths)
