@@ -2,7 +2,9 @@
 
 Every run works on a copy of the bundle in a temporary folder (``--bundle_root``); the embedded default data (a
 synthetic CBIS-DDSM-shaped dataset, task ``malignant``) is generated there once. Overrides keep it fast: 64 px
-images, a small ``DenseNet`` instead of DenseNet121 (which :func:`test_verify_net_in_out` checks on its own).
+images, a small ``DenseNet`` instead of DenseNet121 (``bundle_checks.SPECS``). What every bundle must satisfy
+(configs, checkpoints, verify_net_in_out on DenseNet121, verify_metadata, ckpt_export, DDP) is in
+``test_bundle_conventions.py``.
 """
 
 from __future__ import annotations
@@ -10,56 +12,26 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-from .bundle_checks import (
-    ckpt_export_matches_checkpoint,
-    config_list,
-    ddp_trains_one_epoch,
-    meta_args,
-    run_bundle,
-    verify_metadata,
-    verify_net_in_out,
-)
+from .bundle_checks import SPECS, config_list, meta_args, run_bundle
 
-BUNDLE = Path(__file__).resolve().parents[2] / "bundles" / "mammo_image_classification"
-SMALL_NET = {"network_def": {"_target_": "DenseNet", "spatial_dims": 2, "in_channels": 1,
-                             "out_channels": "@num_classes", "init_features": 8, "growth_rate": 4,
-                             "block_config": [2, 2]}}
-TINY = ["--image_size", "64", "--n_patients", "8", "--num_workers", "0", "--batch_size", "4"]
+SPEC = SPECS["mammo_image_classification"]
+TINY = list(SPEC.tiny)
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the bundle, trained for 2 epochs on the embedded default data (small DenseNet, 64 px)."""
-    root = tmp_path_factory.mktemp("bundle") / "mammo_image_classification"
-    shutil.copytree(BUNDLE, root, ignore=shutil.ignore_patterns("models", "data", "eval", "predictions"))
-    (root / "small_net.json").write_text(json.dumps(SMALL_NET))
-    run_bundle(["run", "training", "--config_file", config_list(root, "train.json", str(root / "small_net.json")),
-                *meta_args(root), *TINY, "--train#trainer#max_epochs", "2"], root)
-    return root
+def bundle(trained_bundle: Callable[[str], Path]) -> Path:
+    """The session's copy of the bundle, trained for 2 epochs on the embedded default data (``conftest.py``)."""
+    return trained_bundle(SPEC.name)
 
 
 def _datalist(bundle: Path) -> dict:
     return json.loads((bundle / "data" / "synthetic" / "datalist.json").read_text())
-
-
-def test_configs_are_valid_json() -> None:
-    for path in sorted((BUNDLE / "configs").glob("*.json")):
-        json.loads(path.read_text())
-    assert (BUNDLE / "LICENSE").is_file() and (BUNDLE / "docs" / "README.md").is_file()
-
-
-def test_training_writes_checkpoints_and_validates_by_auc(bundle: Path) -> None:
-    models = bundle / "models"
-    for name in ("model.pt", "model_final.pt", "checkpoint_epoch=2.pt"):
-        assert (models / name).is_file(), sorted(p.name for p in models.iterdir())
-    state = torch.load(models / "checkpoint_epoch=2.pt", map_location="cpu", weights_only=False)
-    assert {"model", "optimizer", "lr_scheduler", "trainer"} <= set(state)
 
 
 @pytest.mark.parametrize("imbalance", ["sampler", "focal"])
@@ -106,19 +78,6 @@ def test_inference_probabilities_feed_the_evaluation_cli(bundle: Path, tmp_path:
     assert report["task"]["name"] == "malignant" and (out / "roc.png").is_file()
 
 
-def test_verify_net_in_out() -> None:
-    """The default network (DenseNet121 on 1024 x 1024) against ``network_data_format``."""
-    verify_net_in_out(BUNDLE, n=1)
-
-
-def test_verify_metadata(tmp_path: Path) -> None:
-    verify_metadata(BUNDLE, tmp_path)
-
-
-def test_ckpt_export(bundle: Path) -> None:
-    ckpt_export_matches_checkpoint(bundle, bundle / "small_net.json", (2, 1, 64, 64))
-
-
 def test_pretrained_weights_from_a_path(bundle: Path, tmp_path: Path) -> None:
     """Fine-tuning starts from user-supplied weights (never downloaded); a missing file is a clear error."""
     root = tmp_path / "b"
@@ -128,9 +87,3 @@ def test_pretrained_weights_from_a_path(bundle: Path, tmp_path: Path) -> None:
                       *meta_args(root), *TINY, "--train#trainer#max_epochs", "1",
                       "--pretrained_weights", str(weights)], root)
     assert "pretrained_weights: loaded" in out
-
-
-@pytest.mark.slow
-def test_multi_gpu_train_ddp_gloo_two_cpu_processes(bundle: Path, tmp_path: Path) -> None:
-    """``multi_gpu_train.json`` under torchrun with 2 CPU processes (gloo backend), 1 epoch, on a fresh copy."""
-    ddp_trains_one_epoch(bundle, tmp_path / "ddp_bundle", "small_net.json", TINY)

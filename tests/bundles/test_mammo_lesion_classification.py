@@ -2,51 +2,34 @@
 
 Every run works on a copy of the bundle in a temporary folder (``--bundle_root``); the embedded default data (a
 synthetic CBIS-DDSM-shaped dataset, task ``pathology``: one crop per mass) is generated there once. Overrides keep
-it fast: 64 px crops, a small ``DenseNet`` instead of DenseNet121 (which :func:`test_verify_net_in_out` checks).
-The imbalance choices and user-supplied weights share the image classifier's code and are run in its tests.
+it fast: 64 px crops, a small ``DenseNet`` instead of DenseNet121 (``bundle_checks.SPECS``). What every bundle
+must satisfy (configs, checkpoints, verify_net_in_out on DenseNet121, verify_metadata, ckpt_export, DDP) is in
+``test_bundle_conventions.py``. The imbalance choices and user-supplied weights share the image classifier's
+code and are run in its tests.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pydicom
 import pytest
-import torch
 
-from .bundle_checks import (
-    ckpt_export_matches_checkpoint,
-    config_list,
-    ddp_trains_one_epoch,
-    meta_args,
-    run_bundle,
-    verify_metadata,
-    verify_net_in_out,
-)
+from .bundle_checks import SPECS, config_list, meta_args, run_bundle, run_bundle_status
 
-BUNDLE = Path(__file__).resolve().parents[2] / "bundles" / "mammo_lesion_classification"
-SMALL_NET = {"network_def": {"_target_": "DenseNet", "spatial_dims": 2, "in_channels": 1,
-                             "out_channels": "@num_classes", "init_features": 8, "growth_rate": 4,
-                             "block_config": [2, 2]}}
-TINY = ["--crop_size", "64", "--crop_min_size", "32", "--n_patients", "8", "--num_workers", "0", "--batch_size", "4"]
+SPEC = SPECS["mammo_lesion_classification"]
+TINY = list(SPEC.tiny)
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the bundle, trained for 2 epochs on the embedded default data (small DenseNet, 64 px)."""
-    root = tmp_path_factory.mktemp("bundle") / "mammo_lesion_classification"
-    shutil.copytree(BUNDLE, root, ignore=shutil.ignore_patterns("models", "data", "eval", "predictions"))
-    (root / "small_net.json").write_text(json.dumps(SMALL_NET))
-    run_bundle(["run", "training", "--config_file", config_list(root, "train.json", str(root / "small_net.json")),
-                *meta_args(root), *TINY, "--train#trainer#max_epochs", "2"], root)
-    return root
+def bundle(trained_bundle: Callable[[str], Path]) -> Path:
+    """The session's copy of the bundle, trained for 2 epochs on the embedded default data (``conftest.py``)."""
+    return trained_bundle(SPEC.name)
 
 
 def _datalist(bundle: Path) -> dict:
@@ -67,20 +50,6 @@ def _probabilities(path: Path) -> list[dict]:
     probs = np.array([[float(r["prob_benign"]), float(r["prob_malignant"])] for r in rows])
     assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-5) and ((probs >= 0) & (probs <= 1)).all()
     return rows
-
-
-def test_configs_are_valid_json() -> None:
-    for path in sorted((BUNDLE / "configs").glob("*.json")):
-        json.loads(path.read_text())
-    assert (BUNDLE / "LICENSE").is_file() and (BUNDLE / "docs" / "README.md").is_file()
-
-
-def test_training_writes_checkpoints_and_validates_by_auc(bundle: Path) -> None:
-    models = bundle / "models"
-    for name in ("model.pt", "model_final.pt", "checkpoint_epoch=2.pt"):
-        assert (models / name).is_file(), sorted(p.name for p in models.iterdir())
-    state = torch.load(models / "checkpoint_epoch=2.pt", map_location="cpu", weights_only=False)
-    assert {"model", "optimizer", "lr_scheduler", "trainer"} <= set(state)
 
 
 def test_evaluate_writes_metrics_and_probabilities(bundle: Path) -> None:
@@ -120,13 +89,10 @@ def test_inference_probabilities_feed_the_evaluation_cli(bundle: Path, tmp_path:
     assert report["task"]["name"] == "pathology" and report["counts"]["missing"] == 0
 
 
-def _run_bundle_failing(args: list[str], cwd: Path, timeout: int = 180) -> str:
+def _run_bundle_failing(args: list[str], cwd: Path) -> str:
     """``python -m monai.bundle ARGS`` as :func:`run_bundle` runs it, for a run that must fail: its output."""
-    env = {**os.environ, "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
-    proc = subprocess.run([sys.executable, "-m", "monai.bundle", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=env)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode != 0, f"the run should have failed:\n{out[-3000:]}"
+    rc, out = run_bundle_status(args, cwd)
+    assert rc != 0, f"the run should have failed:\n{out[-3000:]}"
     return out
 
 
@@ -248,22 +214,3 @@ def test_type_pathology_with_normal_tissue_trains(bundle: Path, tmp_path: Path) 
                       "--include_normal", "true", "--default_spacing", "0.05", "--datalist", str(root / "normal.json"),
                       "--imbalance", "none"], root)
     assert (root / "models" / "model_final.pt").is_file(), out[-2000:]
-
-
-def test_verify_net_in_out() -> None:
-    """The default network (DenseNet121 on 224 x 224 crops) against ``network_data_format``."""
-    verify_net_in_out(BUNDLE, n=1)
-
-
-def test_verify_metadata(tmp_path: Path) -> None:
-    verify_metadata(BUNDLE, tmp_path)
-
-
-def test_ckpt_export(bundle: Path) -> None:
-    ckpt_export_matches_checkpoint(bundle, bundle / "small_net.json", (2, 1, 64, 64))
-
-
-@pytest.mark.slow
-def test_multi_gpu_train_ddp_gloo_two_cpu_processes(bundle: Path, tmp_path: Path) -> None:
-    """``multi_gpu_train.json`` under torchrun with 2 CPU processes (gloo backend), 1 epoch, on a fresh copy."""
-    ddp_trains_one_epoch(bundle, tmp_path / "ddp_bundle", "small_net.json", TINY)

@@ -3,62 +3,35 @@
 Every run works on a copy of the bundle in a temporary folder (``--bundle_root``), so nothing is written into
 the repository; the embedded default data (a synthetic CBIS-DDSM-shaped dataset) is generated there once.
 Overrides keep it fast: 64 px images, 6 synthetic patients, a small ``UNet`` instead of the VGG16-BN
-FlexibleUNet (which :func:`test_verify_net_in_out` checks on its own).
+FlexibleUNet (``bundle_checks.SPECS``). What every bundle must satisfy (configs, checkpoints, verify_net_in_out
+on the FlexibleUNet, verify_metadata, ckpt_export, DDP) is in ``test_bundle_conventions.py``.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
-from .bundle_checks import (
-    ckpt_export_matches_checkpoint,
-    config_list,
-    ddp_trains_one_epoch,
-    meta_args,
-    run_bundle,
-    verify_metadata,
-    verify_net_in_out,
-)
+from .bundle_checks import SPECS, config_list, meta_args, run_bundle
 
-BUNDLE = Path(__file__).resolve().parents[2] / "bundles" / "mammo_mass_segmentation"
-SMALL_NET = {"network_def": {"_target_": "UNet", "spatial_dims": 2, "in_channels": 1, "out_channels": "@num_classes",
-                             "channels": [8, 16, 32], "strides": [2, 2], "num_res_units": 1}}
-TINY = ["--image_size", "64", "--n_patients", "6", "--num_workers", "0", "--batch_size", "2", "--patch_size", "[32,32]",
-        "--patches_per_image", "2", "--patch_jitter", "4", "--patch_min_distance", "4"]
+SPEC = SPECS["mammo_mass_segmentation"]
+TINY = list(SPEC.tiny)
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the bundle, trained for 1 epoch on the embedded default data (small UNet, 64 px)."""
-    root = tmp_path_factory.mktemp("bundle") / "mammo_mass_segmentation"
-    shutil.copytree(BUNDLE, root, ignore=shutil.ignore_patterns("models", "data", "eval", "predictions"))
-    (root / "small_net.json").write_text(json.dumps(SMALL_NET))
-    run_bundle(["run", "training", "--config_file", config_list(root, "train.json", str(root / "small_net.json")),
-                *meta_args(root), *TINY, "--train#trainer#max_epochs", "1"], root)
-    return root
+def bundle(trained_bundle: Callable[[str], Path]) -> Path:
+    """The session's copy of the bundle, trained for 1 epoch on the embedded default data (``conftest.py``)."""
+    return trained_bundle(SPEC.name)
 
 
-def test_configs_are_valid_json() -> None:
-    for path in sorted((BUNDLE / "configs").glob("*.json")):
-        json.loads(path.read_text())
-    assert (BUNDLE / "LICENSE").is_file() and (BUNDLE / "docs" / "README.md").is_file()
-
-
-def test_training_writes_checkpoints(bundle: Path) -> None:
-    models = bundle / "models"
-    for name in ("model.pt", "model_final.pt", "checkpoint_epoch=1.pt"):
-        assert (models / name).is_file(), sorted(p.name for p in models.iterdir())
+def test_training_generates_the_default_data(bundle: Path) -> None:
     datalist = json.loads((bundle / "data" / "synthetic" / "datalist.json").read_text())
     assert datalist["training"] and datalist["validation"] and datalist["test"]
-    state = torch.load(models / "checkpoint_epoch=1.pt", map_location="cpu", weights_only=False)
-    assert {"model", "optimizer", "lr_scheduler", "trainer"} <= set(state)
 
 
 def test_training_resumes_from_last_checkpoint(bundle: Path) -> None:
@@ -137,22 +110,3 @@ def test_inference_inverse_lines_up_with_the_image(bundle: Path) -> None:
         assert pred.shape == breast.shape
         aligned, flipped = iou(pred, breast), iou(pred, breast[:, ::-1])
         assert aligned > 0.5 and aligned > flipped + 0.3, (image, aligned, flipped)
-
-
-def test_verify_net_in_out() -> None:
-    """The default network (FlexibleUNet, VGG16-BN encoder) against ``network_data_format``."""
-    verify_net_in_out(BUNDLE, n=2)
-
-
-def test_verify_metadata(tmp_path: Path) -> None:
-    verify_metadata(BUNDLE, tmp_path)
-
-
-def test_ckpt_export(bundle: Path) -> None:
-    ckpt_export_matches_checkpoint(bundle, bundle / "small_net.json", (1, 1, 64, 64))
-
-
-@pytest.mark.slow
-def test_multi_gpu_train_ddp_gloo_two_cpu_processes(bundle: Path, tmp_path: Path) -> None:
-    """``multi_gpu_train.json`` under torchrun with 2 CPU processes (gloo backend), 1 epoch, on a fresh copy."""
-    ddp_trains_one_epoch(bundle, tmp_path / "ddp_bundle", "small_net.json", TINY)
