@@ -49,7 +49,7 @@ ok = (
     and major("numpy") < 2
     and major("pydicom") < 3
     and major("pytest") >= 8
-    and bool(md.version("pydicom-data"))
+    and bool(md.version("pydicom-data")) and bool(md.version("highdicom"))
     and bool(md.version("requests"))
 )
 url = json.loads(md.distribution("mammo-monai").read_text("direct_url.json") or "{}")

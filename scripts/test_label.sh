@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_label.sh
+bash scripts/setup_orthanc.sh
 .venv-label/bin/python -c 'import pydicom, numpy; print(f"label/compat: pydicom {pydicom.__version__}, numpy {numpy.__version__}")'
 .venv-label/bin/python -m pytest -q -p no:cacheprovider mammo_monai/label tests/label tests/io tests/data \
     tests/transforms tests/evaluation "$@"

@@ -1,5 +1,5 @@
 """What turns network output into results on disk: overlay drawing, the writers the inference configs use, and
-the detector's heatmap -> candidates step (:mod:`.detection`)."""
+the detector's heatmap -> candidates step (:mod:`.detection`), and DICOM SEG of a mask (:mod:`.dicom_seg`)."""
 
 from .detection import (
     HeatmapCandidatesd,
@@ -12,6 +12,7 @@ from .detection import (
     grid_to_original,
     heatmap_candidates,
 )
+from .dicom_seg import SEGMENT_CODES, mask_to_dicom_seg
 from .discrete import FastAsDiscrete, FastAsDiscreted
 from .overlay import CAPTION_HEIGHT, GT_COLOUR, PRED_COLOUR, contour, overlay_rgb, render_overlay, tile_grid
 from .probabilities import ClassificationProbabilitySaver, probability_rows
@@ -21,6 +22,7 @@ __all__ = [
     "CAPTION_HEIGHT",
     "GT_COLOUR",
     "PRED_COLOUR",
+    "SEGMENT_CODES",
     "ClassificationProbabilitySaver",
     "FastAsDiscrete",
     "FastAsDiscreted",
@@ -35,6 +37,7 @@ __all__ = [
     "detection_overlay",
     "grid_to_original",
     "heatmap_candidates",
+    "mask_to_dicom_seg",
     "overlay_rgb",
     "probability_rows",
     "render_overlay",

@@ -17,6 +17,9 @@ Conf keys (``--conf KEY VALUE``; all optional):
   detection mask), ``uncertainty`` (``tta`` or ``dropout``), ``uncertainty_max_images`` (20),
   ``max_epochs`` (10) and ``val_fraction`` (0.2) of a training request, ``extensions`` (the studies files
   listed, comma-separated), ``allow_delete`` (false: the datastore never deletes the user's images).
+- DICOMweb (``--studies http://host:8042/dicom-web``): ``dicomweb_filter`` (the QIDO filter of the series
+  listed, JSON, default ``{"Modality": "MG"}``); the cache is ``MONAI_LABEL_DATASTORE_CACHE_PATH`` or
+  ``<model_dir>/dicomweb_cache``; MONAI Label's QIDO/WADO/STOW prefix and user/password settings apply.
 
 Infer tasks, train tasks and strategies are named after the bundles; the strategies are ``random``, ``first``
 (the first unlabelled image by id) and ``uncertainty``. Image ids and label tags that name a path are refused
@@ -25,6 +28,7 @@ with HTTP 400 (:mod:`mammo_monai.label.ids`).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -41,7 +45,7 @@ from monailabel.tasks.activelearning.first import First
 from monailabel.tasks.activelearning.random import Random
 
 from mammo_monai.label.bundle_inference import BundleInference, default_bundles_dir
-from mammo_monai.label.datastore import CheckedLocalDatastore
+from mammo_monai.label.datastore import CheckedDICOMWebDatastore, CheckedLocalDatastore
 from mammo_monai.label.ids import check_id
 from mammo_monai.label.infer import BundleInfer, ClassificationInfer, DetectionInfer, SegmentationInfer
 from mammo_monai.label.strategies import TestTimeUncertainty
@@ -126,6 +130,28 @@ class MammographyApp(MONAILabelApp):
             self.studies, extensions=_names(self.conf.get("extensions"), DEFAULT_EXTENSIONS),
             auto_reload=True, allow_delete=_flag(self.conf.get("allow_delete", "false")),
         )
+
+    def init_remote_datastore(self) -> Datastore:
+        """A DICOMweb server (MONAI Label's own XNAT/DSA datastores are not offered: they hold no mammograms)."""
+        from monailabel.config import settings
+        from monailabel.datastore.dicom import DICOMwebClientX
+
+        session = None
+        user = settings.MONAI_LABEL_DATASTORE_USERNAME or settings.MONAI_LABEL_DICOMWEB_USERNAME
+        password = settings.MONAI_LABEL_DATASTORE_PASSWORD or settings.MONAI_LABEL_DICOMWEB_PASSWORD
+        if user and password:
+            from dicomweb_client.session_utils import create_session_from_user_pass
+
+            session = create_session_from_user_pass(user, password)
+        client = DICOMwebClientX(url=self.studies, session=session, qido_url_prefix=settings.MONAI_LABEL_QIDO_PREFIX,
+                                 wado_url_prefix=settings.MONAI_LABEL_WADO_PREFIX,
+                                 stow_url_prefix=settings.MONAI_LABEL_STOW_PREFIX)
+        cache = (settings.MONAI_LABEL_DATASTORE_CACHE_PATH or settings.MONAI_LABEL_DICOMWEB_CACHE_PATH or "").strip()
+        search_filter = json.loads(self.conf.get("dicomweb_filter") or '{"Modality": "MG"}')
+        return CheckedDICOMWebDatastore(client, search_filter,
+                                        cache_path=cache or str(self.model_dir / "dicomweb_cache"),
+                                        algorithm=self.name or "mammo-monai",
+                                        allow_delete=_flag(self.conf.get("allow_delete", "false")))
 
     def init_infers(self) -> dict[str, BundleInfer]:
         infers: dict[str, BundleInfer] = {}

@@ -1,0 +1,71 @@
+"""A real Orthanc with its DICOMweb plugin for the tests: started on 127.0.0.1 (a free port, DICOM networking
+off, a throwaway storage folder), bounded waits, always stopped."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+from tests.label.server import free_port, tail
+
+PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
+
+
+def orthanc_missing() -> str | None:
+    """Why Orthanc cannot be run here, or ``None``."""
+    if shutil.which("Orthanc") is None or not PLUGIN.is_file():
+        return ("Orthanc with its DICOMweb plugin is not installed (scripts/setup_orthanc.sh installs the Debian "
+                "packages orthanc and orthanc-dicomweb)")
+    return None
+
+
+@contextmanager
+def orthanc(folder: Path, timeout: float = 60.0) -> Iterator[str]:
+    """Run Orthanc in ``folder``; yields its REST base URL (the DICOMweb root is ``<url>/dicom-web``)."""
+    port = free_port()
+    config = {"Name": "mammo-monai-test", "StorageDirectory": str(folder / "storage"),
+              "IndexDirectory": str(folder / "index"), "HttpPort": port, "DicomServerEnabled": False,
+              "RemoteAccessAllowed": False, "AuthenticationEnabled": False, "Plugins": [str(PLUGIN)],
+              "DicomWeb": {"Enable": True, "Root": "/dicom-web/"}}
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "orthanc.json").write_text(json.dumps(config))
+    log = folder / "orthanc.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen(["Orthanc", str(folder / "orthanc.json")], stdout=out, stderr=subprocess.STDOUT,
+                                   cwd=folder, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"Orthanc exited with {process.returncode}:\n{tail(log)}")
+            try:
+                if requests.get(f"{url}/system", timeout=5).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Orthanc did not answer within {timeout:.0f} s:\n{tail(log)}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=20)
+
+
+def upload(url: str, path: Path) -> dict:
+    """Store one DICOM file in Orthanc (REST ``POST /instances``); its answer (``ID``, ``ParentSeries``...)."""
+    r = requests.post(f"{url}/instances", data=path.read_bytes(), timeout=60)
+    r.raise_for_status()
+    return r.json()
