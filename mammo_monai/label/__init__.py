@@ -3,7 +3,8 @@
 Needs MONAI Label (``bash scripts/setup_label.sh`` makes ``.venv-label``); the rest of the package never
 imports this one. Start it with::
 
-    .venv-label/bin/monailabel start_server --app mammo_monai/label --studies /data/studies --conf model_dir work/label
+    .venv-label/bin/python -m monailabel.main start_server --app mammo_monai/label --studies /data/studies \\
+        --conf model_dir work/label
 
 The app itself is :class:`main.MammographyApp`; the pieces it is made of:
 

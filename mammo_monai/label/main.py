@@ -1,6 +1,6 @@
 """The mammo-monai MONAI Label app (this folder is the app directory)::
 
-    .venv-label/bin/monailabel start_server --app mammo_monai/label --studies /data/studies \\
+    .venv-label/bin/python -m monailabel.main start_server --app mammo_monai/label --studies /data/studies \\
         --conf model_dir work/label_models --conf configs mias_cpu.json
 
 Conf keys (``--conf KEY VALUE``; all optional):

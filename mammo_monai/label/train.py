@@ -40,12 +40,27 @@ from ..evaluation.inputs import image_shape_and_spacing
 from .bundle_inference import bundle_config_files, load_weights
 from .infer import source_image
 
-__all__ = ["DETECTION_LABELS", "BundleFineTune", "labelled_items"]
+__all__ = ["DETECTION_LABELS", "BundleFineTune", "image_id_of", "labelled_items"]
 
 logger = logging.getLogger(__name__)
 
 #: label value -> lesion type of a submitted label (the detector's class order; segmentation: any > 0 is mass)
 DETECTION_LABELS = {1: "mass", 2: "calcification"}
+
+
+def image_id_of(path: str | os.PathLike) -> str:
+    """The datastore id of an image file: its name without the extension (``.nii.gz`` counted as one), so that
+    a DICOM UID's dots stay in the id.
+
+    Example:
+        >>> image_id_of("/cache/1.2.826.0.1.3680043.nii.gz"), image_id_of("/studies/mdb001.png")
+        ('1.2.826.0.1.3680043', 'mdb001')
+    """
+    name = Path(path).name
+    for ext in (".nii.gz", ".seg.nrrd"):
+        if name.lower().endswith(ext):
+            return name[: -len(ext)]
+    return os.path.splitext(name)[0]
 
 
 def _patient_id(datastore: Datastore, image_id: str) -> str:
@@ -76,7 +91,7 @@ def labelled_items(datastore: Datastore, work_dir: str | os.PathLike,
     masks.mkdir(parents=True, exist_ok=True)
     items, problems = [], []
     for pair in datastore.datalist():
-        image_id = Path(pair["image"]).name.split(".")[0]
+        image_id = image_id_of(pair["image"])
         try:
             image = source_image(pair["image"])
             shape, _ = image_shape_and_spacing(image, need_shape=True)
@@ -172,8 +187,7 @@ class BundleFineTune(TrainTask):
                        "max_epochs": int(request.get("max_epochs", self.max_epochs)),
                        "num_workers": int(request.get("num_workers", self.num_workers)),
                        "seed": int(request.get("seed", self.seed)),
-                       # the server's training logs go to its own log; MLflow >= 3 also refuses the bundles'
-                       # file-store default
+                       # a fine-tune's progress goes to the server's log (GET /train/), not to trackers
                        "use_tensorboard": False, "use_mlflow": False, **self.overrides})
         if "persistent_workers" in parser:
             parser["persistent_workers"] = False
