@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import requests
 
-from tests.label.server import free_port, tail
+from tests.label.server import free_port, wait_until_answers
 
 PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
 
@@ -42,18 +41,7 @@ def orthanc(folder: Path, timeout: float = 60.0) -> Iterator[str]:
                                    cwd=folder, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"Orthanc exited with {process.returncode}:\n{tail(log)}")
-            try:
-                if requests.get(f"{url}/system", timeout=5).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"Orthanc did not answer within {timeout:.0f} s:\n{tail(log)}")
-            time.sleep(0.3)
+        wait_until_answers(process, f"{url}/system", log, timeout, "Orthanc", poll=0.3)
         yield url
     finally:
         process.terminate()

@@ -3,6 +3,7 @@ bounded waits, always stopped (its whole process group, training children includ
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -39,18 +40,7 @@ def label_server(studies: Path, conf: dict[str, str], log: Path, timeout: float 
                                    start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the server exited with {process.returncode}:\n{tail(log)}")
-            try:
-                if requests.get(f"{url}/info/", timeout=5).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"no answer from the server within {timeout:.0f} s:\n{tail(log)}")
-            time.sleep(1.0)
+        wait_until_answers(process, f"{url}/info/", log, timeout, "the MONAI Label server")
         yield url
     finally:
         if process.poll() is None:
@@ -60,6 +50,38 @@ def label_server(studies: Path, conf: dict[str, str], log: Path, timeout: float 
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=20)
+
+
+def wait_until_answers(process: subprocess.Popen, url: str, log: Path, timeout: float, what: str,
+                       poll: float = 0.5) -> None:
+    """Wait until ``GET url`` answers 200; a process that exits or a deadline that passes raises, with the
+    log's last lines."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}:\n{tail(log)}")
+        try:
+            if requests.get(url, timeout=5).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no answer from {what} within {timeout:.0f} s:\n{tail(log)}")
+        time.sleep(poll)
+
+
+def infer_parts(response: requests.Response) -> tuple[dict, bytes | None]:
+    """The JSON params and the label file's bytes of an ``output=all`` infer answer (multipart)."""
+    from requests_toolbelt.multipart.decoder import MultipartDecoder
+
+    params, label = {}, None
+    for part in MultipartDecoder.from_response(response).parts:
+        disposition = part.headers[b"Content-Disposition"].decode()
+        if 'name="params"' in disposition:
+            params = json.loads(part.content)
+        elif 'name="image"' in disposition:
+            label = part.content
+    return params, label
 
 
 def tail(log: Path, lines: int = 60) -> str:

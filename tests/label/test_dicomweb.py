@@ -11,7 +11,6 @@ pytest.importorskip("monailabel", reason="MONAI Label is not installed here: the
                     "(bash scripts/test_label.sh sets it up and runs them)")
 
 import io
-import json
 import shutil
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from mammo_monai.label.label_files import read_label_mask
 from tests.conftest import SHARED_DATA
 from tests.io.dicom_factory import write_dicom
 from tests.label.orthanc import orthanc, orthanc_missing, upload
-from tests.label.server import label_server
+from tests.label.server import infer_parts, label_server
 from tests.label.studies import FILM_SHAPE, write_random_checkpoints
 
 pytestmark = pytest.mark.skipif(orthanc_missing() is not None, reason=orthanc_missing() or "")
@@ -82,18 +81,11 @@ def test_lists_the_mg_series_only(dicomweb_app):
 
 
 def _answer(response: requests.Response, tmp_path: Path) -> tuple[dict, np.ndarray]:
-    from requests_toolbelt.multipart.decoder import MultipartDecoder
-
-    params, label = {}, None
-    for part in MultipartDecoder.from_response(response).parts:
-        disposition = part.headers[b"Content-Disposition"].decode()
-        if 'name="params"' in disposition:
-            params = json.loads(part.content)
-        elif 'name="image"' in disposition:
-            path = tmp_path / "label.nii.gz"
-            path.write_bytes(part.content)
-            label = read_label_mask(path)
-    return params, label
+    """The JSON params and the (NIfTI, in the viewer's geometry) label as ``(rows, cols)``."""
+    params, label = infer_parts(response)
+    path = tmp_path / "label.nii.gz"
+    path.write_bytes(label)
+    return params, read_label_mask(path)
 
 
 def test_infers_on_the_dicom_itself_and_answers_on_its_grid(dicomweb_app, tmp_path):

@@ -22,7 +22,7 @@ from PIL import Image
 
 from mammo_monai.label.bundle_inference import BundleInference, default_bundles_dir
 from tests.conftest import SHARED_DATA
-from tests.label.server import label_server, tail, wait_for_training
+from tests.label.server import infer_parts, label_server, tail, wait_for_training
 from tests.label.studies import FILM_SHAPE, write_films, write_random_checkpoints
 
 SEG, DET, CLS = "mammo_mass_segmentation", "mammo_patch_detection", "mammo_image_classification"
@@ -52,17 +52,9 @@ def infer(url: str, model: str, image: str, output: str = "all") -> requests.Res
 
 
 def multipart(response: requests.Response) -> tuple[dict, np.ndarray | None]:
-    """The JSON params and the label image of an ``output=all`` answer."""
-    from requests_toolbelt.multipart.decoder import MultipartDecoder
-
-    params, label = {}, None
-    for part in MultipartDecoder.from_response(response).parts:
-        disposition = part.headers[b"Content-Disposition"].decode()
-        if 'name="params"' in disposition:
-            params = json.loads(part.content)
-        elif 'name="image"' in disposition:
-            label = np.asarray(Image.open(io.BytesIO(part.content)))
-    return params, label
+    """The JSON params and the (PNG) label of an ``output=all`` answer."""
+    params, label = infer_parts(response)
+    return params, None if label is None else np.asarray(Image.open(io.BytesIO(label)))
 
 
 def sha(path: Path) -> str:
