@@ -15,6 +15,7 @@ from .errors import (
     UnsupportedTransferSyntaxError,
 )
 from .metadata import MetaKeys, dicom_metadata, laterality_from_header, pixel_spacing_from_header, view_from_header
+from .nifti import read_nifti_mammogram
 from .raster import read_raster_mammogram
 from .reader import MammogramReader, read_mammogram
 
@@ -35,6 +36,7 @@ __all__ = [
     "read_dicom_header",
     "read_dicom_mammogram",
     "read_mammogram",
+    "read_nifti_mammogram",
     "read_raster_mammogram",
     "select_decoder",
     "value_range",

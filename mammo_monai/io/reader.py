@@ -1,4 +1,5 @@
-"""A MONAI ``ImageReader`` for mammograms: DICOM (any transfer syntax, LUTs, MONOCHROME1) and PNG/PGM.
+"""A MONAI ``ImageReader`` for mammograms: DICOM (any transfer syntax, LUTs, MONOCHROME1), PNG/PGM/TIFF and
+2D NIfTI.
 
 Arrays come back as ``(rows, cols)`` (``reverse_indexing=False``, the default), so the ``(row, col)``
 coordinates of a datalist's lesions index the loaded tensor directly and the label masks the indexers
@@ -27,6 +28,7 @@ from monai.utils import MetaKeys as MonaiMetaKeys
 from monai.utils import ensure_tuple
 
 from .dicom import is_dicom_file, read_dicom_mammogram
+from .nifti import is_nifti, read_nifti_mammogram
 from .raster import RASTER_SUFFIXES, read_raster_mammogram
 
 __all__ = ["DICOM_SUFFIXES", "MammogramReader", "read_mammogram"]
@@ -40,11 +42,14 @@ def read_mammogram(path: str | os.PathLike, **dicom_kwargs: Any) -> tuple[np.nda
     DICOM is recognised by its preamble or suffix and read by
     :func:`~mammo_monai.io.dicom.read_dicom_mammogram` (``dicom_kwargs`` go there: ``apply_voi_lut``,
     ``invert_monochrome1``, ``decoding_plugin``); PNG/PGM/TIFF by
-    :func:`~mammo_monai.io.raster.read_raster_mammogram`.
+    :func:`~mammo_monai.io.raster.read_raster_mammogram`; 2D NIfTI (``.nii``, ``.nii.gz``: what MONAI Label and
+    3D Slicer write) by :func:`~mammo_monai.io.nifti.read_nifti_mammogram`.
     """
     path = Path(path)
     if path.suffix.lower() in RASTER_SUFFIXES and not is_dicom_file(path):
         return read_raster_mammogram(path)
+    if is_nifti(path):
+        return read_nifti_mammogram(path)
     return read_dicom_mammogram(path, **dicom_kwargs)
 
 
@@ -89,10 +94,10 @@ class MammogramReader(ImageReader):
         self.native_uint16 = bool(native_uint16)
 
     def verify_suffix(self, filename: Sequence[str | os.PathLike] | str | os.PathLike) -> bool:
-        """DICOM suffixes, raster suffixes, or any file starting with the DICOM preamble."""
+        """DICOM, raster and NIfTI suffixes, or any file starting with the DICOM preamble."""
         for name in ensure_tuple(filename):
             suffix = Path(name).suffix.lower()
-            if suffix not in DICOM_SUFFIXES + RASTER_SUFFIXES and not is_dicom_file(name):
+            if suffix not in DICOM_SUFFIXES + RASTER_SUFFIXES and not is_nifti(name) and not is_dicom_file(name):
                 return False
         return True
 

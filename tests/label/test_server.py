@@ -37,6 +37,11 @@ def app(tmp_path_factory):
     root = tmp_path_factory.mktemp("label_app")
     studies = root / "studies"
     masks = write_films(studies)
+    # film_1 again as a 2D NIfTI, as ITK (MONAI Label, Slicer) writes it: x = columns
+    import SimpleITK as sitk
+
+    sitk.WriteImage(sitk.GetImageFromArray(np.asarray(Image.open(studies / "film_1.png"))),
+                    str(studies / "film_1_nifti.nii.gz"))
     if MIAS_IMAGE.is_file():
         shutil.copy(MIAS_IMAGE, studies / MIAS_IMAGE.name)
     model_dir = root / "models"
@@ -70,7 +75,7 @@ def test_info_lists_models_trainers_and_strategies(app):
     assert info["models"][CLS]["labels"] == ["normal", "abnormal"]  # mias_cpu: the 'abnormal' task
     assert set(info["trainers"]) == {SEG, DET, CLS}
     assert set(info["strategies"]) == {"random", "first", "uncertainty"}
-    assert info["datastore"]["total"] == 4 + MIAS_IMAGE.is_file()
+    assert info["datastore"]["total"] == 5 + MIAS_IMAGE.is_file()
 
 
 def test_segmentation_answer_is_the_bundles_own_result_on_the_films_grid(app):
@@ -85,6 +90,19 @@ def test_segmentation_answer_is_the_bundles_own_result_on_the_films_grid(app):
     expected = runner(studies / "film_0.png")["pred"].numpy().reshape(FILM_SHAPE)
     np.testing.assert_array_equal(label, expected.astype(np.uint8))
     assert params["foreground_pixels"] == int((expected > 0).sum())
+
+
+def test_a_nifti_study_is_answered_in_its_own_geometry(app, tmp_path):
+    url = app[0]
+    png = multipart(infer(url, SEG, "film_1"))[1]
+    response = infer(url, SEG, "film_1_nifti")
+    assert response.status_code == 200, response.text
+    params, label = infer_parts(response)
+    (tmp_path / "label.nii.gz").write_bytes(label)
+    from mammo_monai.label.label_files import read_label_mask
+
+    np.testing.assert_array_equal(read_label_mask(tmp_path / "label.nii.gz", FILM_SHAPE), png)
+    assert params["image_shape"] == list(FILM_SHAPE)
 
 
 def test_detection_returns_candidates_in_the_films_pixels_and_their_mask(app):
@@ -169,7 +187,7 @@ def test_labels_are_saved_then_active_learning_and_training_use_them(app, tmp_pa
         assert r.status_code == 200, r.text
         saved = np.asarray(Image.open(studies / "labels" / "final" / f"{image_id}.png"))
         np.testing.assert_array_equal(saved, masks[image_id])
-    unlabelled = {"film_1", "film_3"} | ({"mdb001"} if MIAS_IMAGE.is_file() else set())
+    unlabelled = {"film_1", "film_1_nifti", "film_3"} | ({"mdb001"} if MIAS_IMAGE.is_file() else set())
 
     first = requests.post(f"{url}/activelearning/first", json={}, timeout=60).json()
     assert first["id"] == sorted(unlabelled)[0]
