@@ -211,3 +211,16 @@ def test_labels_are_saved_then_active_learning_and_training_use_them(app, tmp_pa
     assert split["training"] and split["validation"]
     response = infer(url, SEG, "film_1")  # the new weights are served
     assert response.status_code == 200, response.text
+
+
+def test_the_detector_and_the_classifier_fine_tune_on_the_same_labels(app):
+    """After the labels of the test above: one epoch each for the other two bundles (the classifier's
+    ``abnormal`` task reads the lesions made from the masks)."""
+    url, _, model_dir, _, log = app
+    for model in (DET, CLS):
+        old = sha(model_dir / model / "model.pt")
+        r = requests.post(f"{url}/train/{model}", json={"max_epochs": 1}, timeout=60)
+        assert r.status_code == 200, r.text
+        task = wait_for_training(url)
+        assert task["status"] == "DONE", tail(log)
+        assert sha(model_dir / model / "model.pt") != old
