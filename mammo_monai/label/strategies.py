@@ -100,10 +100,11 @@ class TestTimeUncertainty(Strategy):
                 masks.append(self._foreground(inverse(self.runner.predict_preprocessed(forward(x)))))
         else:
             network = self.runner.network
-            dropouts = [m for m in network.modules() if isinstance(m, torch.nn.modules.dropout._DropoutNd)]
+            # layers with p = 0 (MONAI's blocks often hold some) would give identical samples: a score of 0
+            dropouts = [m for m in network.modules() if isinstance(m, torch.nn.modules.dropout._DropoutNd) and m.p > 0]
             if not dropouts:
-                raise ValueError(f"{self.runner.bundle_dir.name}: the network has no dropout layer for MC dropout "
-                                 "(use method 'tta', or a network_def with dropout)")
+                raise ValueError(f"{self.runner.bundle_dir.name}: the network has no dropout layer (p > 0) for MC "
+                                 "dropout (use method 'tta', or a network_def with dropout)")
             try:
                 for m in dropouts:
                     m.train()
