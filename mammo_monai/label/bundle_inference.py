@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 from monai.bundle import ConfigParser
-from monai.data import decollate_batch
+from monai.data import decollate_batch, list_data_collate
 
 __all__ = ["BundleInference", "bundle_config_files", "default_bundles_dir", "load_weights", "writer_indices"]
 
@@ -126,7 +126,7 @@ class BundleInference:
             else None
         self.amp = bool(parser.get_parsed_content("amp")) if "amp" in parser else False
         self._loaded: tuple[float, int] | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # __call__ holds it around predict_preprocessed
 
     def get(self, key: str, default: Any = None) -> Any:
         """A parsed value of the bundle's config (``classes``, ``pixdim``, ...), or ``default``."""
@@ -158,10 +158,9 @@ class BundleInference:
         with self._lock:
             self._ensure_weights()
             item = self.preprocessing({"image": str(image), **dict(extra or {})})
-            batch = (self.collate or _list_collate)([item])
+            batch = (self.collate or list_data_collate)([item])
             inputs = batch["image"].to(self.device)
-            with torch.no_grad(), torch.autocast(self.device.type, enabled=self.amp and self.device.type == "cuda"):
-                pred = self.inferer(inputs, self.network)
+            pred = self.predict_preprocessed(inputs)
             merged = {**decollate_batch(batch)[0], **decollate_batch({"image": inputs, "pred": pred})[0]}
             return self.postprocessing(merged)
 
@@ -171,9 +170,3 @@ class BundleInference:
             self._ensure_weights()
             with torch.no_grad(), torch.autocast(self.device.type, enabled=self.amp and self.device.type == "cuda"):
                 return self.inferer(inputs.to(self.device), self.network)
-
-
-def _list_collate(items: Sequence[Any]) -> Any:
-    from monai.data import list_data_collate
-
-    return list_data_collate(items)

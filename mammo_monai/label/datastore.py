@@ -21,12 +21,16 @@ import tempfile
 from collections.abc import Mapping
 from typing import Any
 
+import pydicom
 from fastapi import HTTPException
 from monailabel.datastore.dicom import DICOMWebDatastore
 from monailabel.datastore.local import LocalDatastore
 from monailabel.interfaces.datastore import DefaultLabelTag
 
+from ..inference.dicom_seg import mask_to_dicom_seg
 from .ids import check_id
+from .infer import source_image
+from .label_files import read_label_mask
 
 __all__ = ["CheckedDICOMWebDatastore", "CheckedDatastoreMixin", "CheckedLocalDatastore"]
 
@@ -136,14 +140,8 @@ class CheckedDICOMWebDatastore(CheckedDatastoreMixin, DICOMWebDatastore):
     def save_label(self, image_id: str, label_filename: str, label_tag: str, label_info: dict[str, Any],
                    *args: Any, **kwargs: Any) -> str:
         self.check_label_target(image_id, label_tag)
-        from ..inference.dicom_seg import mask_to_dicom_seg
-        from .infer import source_image
-        from .label_files import read_label_mask
-
         image_uri = self.get_image_uri(image_id)  # downloads the series (and registers it locally) if needed
         if label_tag == DefaultLabelTag.FINAL:
-            import pydicom
-
             source = pydicom.dcmread(source_image(image_uri))
             try:
                 mask = read_label_mask(label_filename, (int(source.Rows), int(source.Columns)))

@@ -36,31 +36,17 @@ from skimage.measure import label as connected_components
 
 from ..data.geometry import lesion_geometry_from_mask
 from ..data.splits import split_by_patient
-from ..evaluation.inputs import image_shape_and_spacing
+from ..evaluation.inputs import file_stem, image_shape_and_spacing
 from .bundle_inference import bundle_config_files, load_weights
 from .infer import source_image
+from .label_files import read_label_mask
 
-__all__ = ["DETECTION_LABELS", "BundleFineTune", "image_id_of", "labelled_items"]
+__all__ = ["DETECTION_LABELS", "BundleFineTune", "labelled_items"]
 
 logger = logging.getLogger(__name__)
 
 #: label value -> lesion type of a submitted label (the detector's class order; segmentation: any > 0 is mass)
 DETECTION_LABELS = {1: "mass", 2: "calcification"}
-
-
-def image_id_of(path: str | os.PathLike) -> str:
-    """The datastore id of an image file: its name without the extension (``.nii.gz`` counted as one), so that
-    a DICOM UID's dots stay in the id.
-
-    Example:
-        >>> image_id_of("/cache/1.2.826.0.1.3680043.nii.gz"), image_id_of("/studies/mdb001.png")
-        ('1.2.826.0.1.3680043', 'mdb001')
-    """
-    name = Path(path).name
-    for ext in (".nii.gz", ".seg.nrrd"):
-        if name.lower().endswith(ext):
-            return name[: -len(ext)]
-    return os.path.splitext(name)[0]
 
 
 def _patient_id(datastore: Datastore, image_id: str) -> str:
@@ -91,12 +77,10 @@ def labelled_items(datastore: Datastore, work_dir: str | os.PathLike,
     masks.mkdir(parents=True, exist_ok=True)
     items, problems = [], []
     for pair in datastore.datalist():
-        image_id = image_id_of(pair["image"])
+        image_id = file_stem(pair["image"])  # a DICOM UID's dots stay in the id
         try:
             image = source_image(pair["image"])
             shape, _ = image_shape_and_spacing(image, need_shape=True)
-            from .label_files import read_label_mask
-
             mask = read_label_mask(pair["label"], shape)
         except (OSError, ValueError) as e:
             problems.append(f"{image_id}: {e}")

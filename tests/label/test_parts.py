@@ -14,6 +14,7 @@ import torch
 from fastapi import HTTPException
 from PIL import Image
 
+from mammo_monai.evaluation.inputs import file_stem
 from mammo_monai.label.bundle_inference import writer_indices
 from mammo_monai.label.datastore import CheckedLocalDatastore
 from mammo_monai.label.ids import check_id, is_safe_id
@@ -129,6 +130,8 @@ def test_labelled_items_turn_labels_into_lesions_and_report_bad_ones(tmp_path):
     assert lesions[1]["box"] == [5, 5, 15, 15]
     assert by_id["img_1"]["lesions"] == [] and by_id["img_1"]["pathology"] == "normal"
     assert by_id["img_0"]["patient_id"] == "img_0"  # no DICOM PatientID: each image its own patient
+    # the ids labelled_items derives keep a DICOM UID's dots (the DICOMweb cache's <series uid>.nii.gz)
+    assert file_stem("/cache/1.2.826.0.1.3680043.nii.gz") == "1.2.826.0.1.3680043"
     np.testing.assert_array_equal(np.asarray(Image.open(by_id["img_0"]["label"])), mask)
 
 
