@@ -13,18 +13,5 @@ mias_prepare outputs/mias_image_classification "${1:-}" "${2:-}"
 B=bundles/mammo_image_classification/configs
 COMMON=(--meta_file "$B/metadata.json" --logging_file "$B/logging.conf" --bundle_root "$OUT/bundle"
         --datalist "$OUT/mias.json")
-echo "== training ($(date -u +%T))"
-time $PY -m monai.bundle run training --config_file "['$B/train.json','$B/mias_cpu.json']" "${COMMON[@]}" \
-    > "$OUT/training.log" 2>&1
-echo "== evaluating the best checkpoint on the test split ($(date -u +%T))"
-$PY -m monai.bundle run evaluating --config_file "['$B/train.json','$B/evaluate.json','$B/mias_cpu.json']" \
-    "${COMMON[@]}" > "$OUT/evaluating.log" 2>&1
-for SPLIT in validation test; do
-    echo "== probabilities on the $SPLIT split ($(date -u +%T))"
-    $PY -m monai.bundle run inferring --config_file "['$B/inference.json','$B/mias_cpu.json']" "${COMMON[@]}" \
-        --output_dir "$OUT/predictions" --infer_split "$SPLIT" > "$OUT/inferring_$SPLIT.log" 2>&1
-done
-echo "== mammo-monai eval classification ($(date -u +%T))"
-.venv/bin/mammo-monai eval classification --pred "$OUT/predictions/test_probabilities.csv" --label "$OUT/mias.json" \
-    --out "$OUT/report" --task abnormal --val_pred "$OUT/predictions/validation_probabilities.csv" --overwrite True
-echo "bundle evaluation: $OUT/bundle/eval/metrics.csv; report: $OUT/report; logs: $OUT/*.log"
+SCORE=(--task abnormal)
+mias_classifier_run "$B" "$OUT" ""

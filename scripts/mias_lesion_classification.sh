@@ -22,20 +22,6 @@ for RUN in $TASKS; do
     mkdir -p "$R"
     COMMON=(--meta_file "$B/metadata.json" --logging_file "$B/logging.conf" --bundle_root "$R/bundle"
             --datalist "$OUT/mias.json" --task "$TASK" --include_normal "$NORMAL")
-    echo "== $RUN: training ($(date -u +%T))"
-    time $PY -m monai.bundle run training --config_file "['$B/train.json','$B/mias_cpu.json']" "${COMMON[@]}" \
-        > "$R/training.log" 2>&1
-    echo "== $RUN: evaluating the best checkpoint on the test split ($(date -u +%T))"
-    $PY -m monai.bundle run evaluating --config_file "['$B/train.json','$B/evaluate.json','$B/mias_cpu.json']" \
-        "${COMMON[@]}" > "$R/evaluating.log" 2>&1
-    for SPLIT in validation test; do
-        echo "== $RUN: probabilities on the $SPLIT split ($(date -u +%T))"
-        $PY -m monai.bundle run inferring --config_file "['$B/inference.json','$B/mias_cpu.json']" "${COMMON[@]}" \
-            --output_dir "$R/predictions" --infer_split "$SPLIT" > "$R/inferring_$SPLIT.log" 2>&1
-    done
-    echo "== $RUN: mammo-monai eval classification ($(date -u +%T))"
-    .venv/bin/mammo-monai eval classification --pred "$R/predictions/test_probabilities.csv" \
-        --label "$OUT/mias.json" --out "$R/report" --task "$TASK" --include_normal "$NORMAL" \
-        --val_pred "$R/predictions/validation_probabilities.csv" --overwrite True
-    echo "$RUN: bundle evaluation: $R/bundle/eval/metrics.csv; report: $R/report; logs: $R/*.log"
+    SCORE=(--task "$TASK" --include_normal "$NORMAL")
+    mias_classifier_run "$B" "$R" "$RUN: "
 done
