@@ -30,7 +30,7 @@ from monailabel.interfaces.datastore import DefaultLabelTag
 from ..inference.dicom_seg import mask_to_dicom_seg
 from .ids import check_id
 from .infer import source_image
-from .label_files import read_label_mask
+from .label_files import LABEL_CLASSES, read_label_mask
 
 __all__ = ["CheckedDICOMWebDatastore", "CheckedDatastoreMixin", "CheckedLocalDatastore"]
 
@@ -133,7 +133,7 @@ class CheckedDICOMWebDatastore(CheckedDatastoreMixin, DICOMWebDatastore):
                  classes: Mapping[int, str] | None = None, algorithm: str = "mammo-monai",
                  allow_delete: bool = False) -> None:
         self.allow_delete = bool(allow_delete)
-        self.classes = dict(classes or {1: "mass", 2: "calcification"})
+        self.classes = dict(classes or LABEL_CLASSES)
         self.algorithm = algorithm
         super().__init__(client, search_filter=dict(search_filter), cache_path=cache_path, convert_to_nifti=True)
 

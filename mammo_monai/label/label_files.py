@@ -17,7 +17,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-__all__ = ["RASTER_LABEL_SUFFIXES", "read_label_mask", "write_label_like"]
+__all__ = ["LABEL_CLASSES", "RASTER_LABEL_SUFFIXES", "read_label_mask", "write_label_like"]
+
+#: label value -> lesion type of a submitted label: the detector's class order (training reads it, a DICOM SEG's
+#: segments are named by it; segmentation trains on the masses)
+LABEL_CLASSES = {1: "mass", 2: "calcification"}
 
 RASTER_LABEL_SUFFIXES = (".png", ".pgm", ".pnm", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
 

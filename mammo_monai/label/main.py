@@ -48,6 +48,7 @@ from mammo_monai.label.bundle_inference import BundleInference, default_bundles_
 from mammo_monai.label.datastore import CheckedDICOMWebDatastore, CheckedLocalDatastore
 from mammo_monai.label.ids import check_id
 from mammo_monai.label.infer import BundleInfer, ClassificationInfer, DetectionInfer, SegmentationInfer
+from mammo_monai.label.label_files import LABEL_CLASSES
 from mammo_monai.label.strategies import TestTimeUncertainty
 from mammo_monai.label.train import BundleFineTune
 
@@ -73,8 +74,8 @@ def _names(value: Any, default: Sequence[str] = ()) -> list[str]:
 def _require_lesions(kind: str):
     def check(items: Sequence[Mapping[str, Any]]) -> None:
         if not any(lesion["type"] == kind for item in items for lesion in item["lesions"]):
-            raise ValueError(f"no saved label has a {kind} (label value "
-                             f"{1 if kind == 'mass' else 2}): nothing to learn from yet")
+            value = next(v for v, name in LABEL_CLASSES.items() if name == kind)
+            raise ValueError(f"no saved label has a {kind} (label value {value}): nothing to learn from yet")
 
     return check
 

@@ -39,14 +39,11 @@ from ..data.splits import split_by_patient
 from ..evaluation.inputs import file_stem, image_shape_and_spacing
 from .bundle_inference import bundle_config_files, load_weights
 from .infer import source_image
-from .label_files import read_label_mask
+from .label_files import LABEL_CLASSES, read_label_mask
 
-__all__ = ["DETECTION_LABELS", "BundleFineTune", "labelled_items"]
+__all__ = ["BundleFineTune", "labelled_items"]
 
 logger = logging.getLogger(__name__)
-
-#: label value -> lesion type of a submitted label (the detector's class order; segmentation: any > 0 is mass)
-DETECTION_LABELS = {1: "mass", 2: "calcification"}
 
 
 def _patient_id(datastore: Datastore, image_id: str) -> str:
@@ -59,7 +56,7 @@ def _patient_id(datastore: Datastore, image_id: str) -> str:
 
 
 def labelled_items(datastore: Datastore, work_dir: str | os.PathLike,
-                   label_types: Mapping[int, str] = DETECTION_LABELS) -> tuple[list[dict[str, Any]], list[str]]:
+                   label_types: Mapping[int, str] = LABEL_CLASSES) -> tuple[list[dict[str, Any]], list[str]]:
     """Datalist items of the images with a final label, and the problems of those left out.
 
     Args:
