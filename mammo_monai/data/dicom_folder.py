@@ -28,7 +28,7 @@ from .schema import ensure_writable, make_item
 from .splits import split_by_patient
 from .summary import IndexResult, write_index
 
-__all__ = ["index_dicom_folder", "patient_id_from_header"]
+__all__ = ["index_dicom_folder", "mammogram_header_problem", "patient_id_from_header"]
 
 _CBIS_PATIENT = re.compile(r"^(?:Mass|Calc)-(?:Training|Test)_(P_\d+)_(?:LEFT|RIGHT)_(?:CC|MLO)(?:_\d+)?$")
 _NON_IMAGE_SOP_CLASSES = ("1.2.840.10008.5.1.4.1.1.88.", "1.2.840.10008.5.1.4.1.1.11.", "1.2.840.10008.1.3.10")
@@ -40,6 +40,28 @@ def patient_id_from_header(patient_id: str | None) -> str | None:
         return None
     match = _CBIS_PATIENT.match(patient_id.strip())
     return match.group(1) if match else patient_id.strip()
+
+
+def mammogram_header_problem(meta: Mapping[str, object], modalities: Sequence[str] = ("MG",)) -> tuple[str, str] | None:
+    """Why a header (:func:`mammo_monai.io.read_dicom_header`) is not a 2D mammogram, as ``(kind, detail)``, or
+    ``None`` when it is one: ``not_mammography`` (no image: a SR, a presentation state, a DICOMDIR; or a modality
+    other than ``modalities`` with a body part other than ``BREAST``) or ``not_2d`` (multi-frame: tomosynthesis).
+
+    Example:
+        >>> mammogram_header_problem({"rows": 10, "sop_class_uid": "1.2.840.10008.5.1.4.1.1.7", "modality": "OT"})
+        ('not_mammography', 'Modality OT, body part missing')
+    """
+    modality = str(meta.get("modality") or "").upper()
+    body_part = str(meta.get("body_part_examined") or "").upper()
+    sop_class = str(meta.get("sop_class_uid") or "")
+    if not meta.get("rows") or sop_class.startswith(_NON_IMAGE_SOP_CLASSES):
+        return "not_mammography", f"no image (SOP class {sop_class or 'unknown'})"
+    if modality not in {m.upper() for m in modalities} and body_part != "BREAST":
+        return "not_mammography", f"Modality {modality or 'missing'}, body part {body_part or 'missing'}"
+    frames = int(meta.get("number_of_frames") or 1)  # type: ignore[call-overload]
+    if frames > 1:
+        return "not_2d", f"{frames} frames (tomosynthesis?)"
+    return None
 
 
 def index_dicom_folder(
@@ -81,7 +103,7 @@ def index_dicom_folder(
     ensure_writable(out, overwrite)
     problems = ProblemLog()
     items, seen_sops = [], {}
-    accepted = {m.upper() for m in modalities}
+    accepted = tuple(modalities)
     files, skipped = find_dicom_files(root)
     for path in tqdm(files, desc="DICOM headers", disable=not progress):
         try:
@@ -89,18 +111,9 @@ def index_dicom_folder(
         except (MammogramReadError, OSError) as e:
             problems.add(path, "unreadable_dicom", getattr(e, "reason", None) or str(e))
             continue
-        modality = (meta["modality"] or "").upper()
-        body_part = (meta.get("body_part_examined") or "").upper()
-        sop_class = meta["sop_class_uid"] or ""
-        if not meta["rows"] or sop_class.startswith(_NON_IMAGE_SOP_CLASSES):
-            problems.add(path, "not_mammography", f"no image (SOP class {sop_class or 'unknown'})")
-            continue
-        if modality not in accepted and body_part != "BREAST":
-            problems.add(path, "not_mammography",
-                         f"Modality {modality or 'missing'}, body part {body_part or 'missing'}")
-            continue
-        if (meta.get("number_of_frames") or 1) > 1:
-            problems.add(path, "not_2d", f"{meta['number_of_frames']} frames (tomosynthesis?)")
+        problem = mammogram_header_problem(meta, accepted)
+        if problem is not None:
+            problems.add(path, *problem)
             continue
         if not pixel_data_looks_intact(path, meta):  # suspicious from the file's end: decoding decides
             try:

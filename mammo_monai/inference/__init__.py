@@ -13,6 +13,7 @@ from .detection import (
     heatmap_candidates,
 )
 from .dicom_seg import SEGMENT_CODES, mask_to_dicom_seg
+from .dicom_sr import ImageFindings, findings_to_dicom_sr, read_dicom_sr_findings
 from .discrete import FastAsDiscrete, FastAsDiscreted
 from .overlay import CAPTION_HEIGHT, GT_COLOUR, PRED_COLOUR, contour, overlay_rgb, render_overlay, tile_grid
 from .probabilities import ClassificationProbabilitySaver, probability_rows
@@ -27,6 +28,7 @@ __all__ = [
     "FastAsDiscrete",
     "FastAsDiscreted",
     "HeatmapCandidatesd",
+    "ImageFindings",
     "PatchHeatmapInferer",
     "SaveDetectionsd",
     "SaveOverlayd",
@@ -35,11 +37,13 @@ __all__ = [
     "common_root",
     "contour",
     "detection_overlay",
+    "findings_to_dicom_sr",
     "grid_to_original",
     "heatmap_candidates",
     "mask_to_dicom_seg",
     "overlay_rgb",
     "probability_rows",
+    "read_dicom_sr_findings",
     "render_overlay",
     "tile_grid",
 ]

@@ -6,11 +6,11 @@ imports this one. Start it with::
     .venv-label/bin/python -m monailabel.main start_server --app mammo_monai/label --studies /data/studies \\
         --conf model_dir work/label
 
-The app itself is :class:`main.MammographyApp`; the pieces it is made of:
+The app itself is :class:`main.MammographyApp`; it runs the bundles through
+:class:`mammo_monai.inference.bundle.BundleInference` (shared with the Deploy app). The pieces it is made of:
 
 - :mod:`.ids`: image ids and label tags that name a path are refused (MONAI Label itself accepts them).
 - :mod:`.datastore`: the local-folder and DICOMweb datastores with those checks.
-- :mod:`.bundle_inference`: a bundle's ``inference.json`` parsed once and run on one image at a time.
 - :mod:`.infer`: the infer tasks (segmentation -> mask, detection -> candidates + their mask,
   classification -> probabilities), results on the original pixel grid of the image.
 - :mod:`.label_files`: result masks written in the geometry of the image the viewer opened, and the viewer's

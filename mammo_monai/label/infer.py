@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from monai.utils import convert_to_numpy
 from monailabel.interfaces.tasks.infer_v2 import InferTask, InferType
 
-from .bundle_inference import BundleInference
+from ..inference.bundle import BundleInference, class_probabilities, detection_candidates, segmentation_mask
 from .label_files import write_label_like
 
 __all__ = ["BundleInfer", "ClassificationInfer", "DetectionInfer", "SegmentationInfer", "source_image"]
@@ -102,8 +101,7 @@ class SegmentationInfer(BundleInfer):
                          f"Mass segmentation ({runner.bundle_dir.name}); the mask on the image's own pixels", config)
 
     def result(self, output: Mapping[str, Any], request: Mapping[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
-        mask = convert_to_numpy(output["pred"])
-        mask = mask.reshape(mask.shape[-2:]).astype(np.uint8)
+        mask = segmentation_mask(output)
         return mask, {"foreground_pixels": int((mask > 0).sum())}
 
 
@@ -125,17 +123,12 @@ class DetectionInfer(BundleInfer):
         threshold = float(request.get("threshold", self.config()["threshold"]))
         rows, cols = (int(s) for s in output["image"].meta["spatial_shape"][-2:])
         mask = np.zeros((rows, cols), np.uint8)
-        candidates = []
+        candidates = detection_candidates(output, self.classes, threshold)
         # lowest score first, so that where boxes overlap the stronger candidate's class is the one drawn
-        for c in sorted(output.get("candidates", []), key=lambda c: c["score"]):
-            label = self.labels.get(c["class"], 0)
-            entry = {**c, "point_xy": [float(c["center"][1]), float(c["center"][0])], "label": label,
-                     "in_mask": bool(c["score"] >= threshold)}
-            candidates.append(entry)
-            if entry["in_mask"] and label:
+        for c in reversed(candidates):
+            if c["in_mask"] and c["label"]:
                 r0, c0, r1, c1 = (int(v) for v in c["box"])
-                mask[max(r0, 0):min(r1, rows), max(c0, 0):min(c1, cols)] = label
-        candidates.reverse()
+                mask[max(r0, 0):min(r1, rows), max(c0, 0):min(c1, cols)] = c["label"]
         return mask, {"candidates": candidates, "threshold": threshold, "classes": self.classes}
 
 
@@ -148,8 +141,7 @@ class ClassificationInfer(BundleInfer):
                          f"Whole-mammogram classifier ({runner.bundle_dir.name}): {' / '.join(self.classes)}", config)
 
     def result(self, output: Mapping[str, Any], request: Mapping[str, Any]) -> tuple[None, dict[str, Any]]:
-        p = convert_to_numpy(output["pred"]).reshape(-1).astype(float)
-        if len(p) != len(self.classes):
-            raise ValueError(f"{self.name}: {len(p)} outputs for {len(self.classes)} classes")
-        return None, {"probabilities": {c: float(v) for c, v in zip(self.classes, p)},
-                      "prediction": self.classes[int(np.argmax(p))]}
+        try:
+            return None, class_probabilities(output, self.classes)
+        except ValueError as e:
+            raise ValueError(f"{self.name}: {e}") from e

@@ -44,7 +44,7 @@ from monailabel.interfaces.datastore import Datastore
 from monailabel.tasks.activelearning.first import First
 from monailabel.tasks.activelearning.random import Random
 
-from mammo_monai.label.bundle_inference import BundleInference, default_bundles_dir
+from mammo_monai.inference.bundle import BundleInference, default_bundles_dir
 from mammo_monai.label.datastore import CheckedDICOMWebDatastore, CheckedLocalDatastore
 from mammo_monai.label.ids import check_id
 from mammo_monai.label.infer import BundleInfer, ClassificationInfer, DetectionInfer, SegmentationInfer

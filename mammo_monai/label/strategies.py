@@ -21,7 +21,7 @@ import torch
 from monailabel.interfaces.datastore import Datastore
 from monailabel.interfaces.tasks.strategy import Strategy
 
-from .bundle_inference import BundleInference
+from ..inference.bundle import BundleInference
 from .infer import source_image
 
 __all__ = ["TTA_AUGMENTATIONS", "TestTimeUncertainty", "mask_disagreement"]

@@ -37,7 +37,7 @@ from skimage.measure import label as connected_components
 from ..data.geometry import lesion_geometry_from_mask
 from ..data.splits import split_by_patient
 from ..evaluation.inputs import file_stem, image_shape_and_spacing
-from .bundle_inference import bundle_config_files, load_weights
+from ..inference.bundle import bundle_config_files, load_weights
 from .infer import source_image
 from .label_files import LABEL_CLASSES, read_label_mask
 

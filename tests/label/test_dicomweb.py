@@ -20,7 +20,7 @@ import requests
 from PIL import Image
 
 from mammo_monai.data.synthetic.anatomy import LesionSpec, render_mammogram, to_uint16
-from mammo_monai.label.bundle_inference import BundleInference, default_bundles_dir
+from mammo_monai.inference.bundle import BundleInference, default_bundles_dir
 from mammo_monai.label.label_files import read_label_mask
 from tests.conftest import SHARED_DATA
 from tests.io.dicom_factory import write_dicom

@@ -15,7 +15,7 @@ from fastapi import HTTPException
 from PIL import Image
 
 from mammo_monai.evaluation.inputs import file_stem
-from mammo_monai.label.bundle_inference import writer_indices
+from mammo_monai.inference.bundle import writer_indices
 from mammo_monai.label.datastore import CheckedLocalDatastore
 from mammo_monai.label.ids import check_id, is_safe_id
 from mammo_monai.label.label_files import read_label_mask, write_label_like
@@ -149,7 +149,7 @@ def test_writer_indices_and_disagreement():
 
 
 def test_uncertainty_scores_by_tta_and_mc_dropout(tmp_path):
-    from mammo_monai.label.bundle_inference import BundleInference, default_bundles_dir
+    from mammo_monai.inference.bundle import BundleInference, default_bundles_dir
     from mammo_monai.label.strategies import TestTimeUncertainty
     from tests.label.studies import write_films, write_random_checkpoints
 

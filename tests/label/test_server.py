@@ -20,7 +20,7 @@ import numpy as np
 import requests
 from PIL import Image
 
-from mammo_monai.label.bundle_inference import BundleInference, default_bundles_dir
+from mammo_monai.inference.bundle import BundleInference, default_bundles_dir
 from tests.conftest import SHARED_DATA
 from tests.label.server import infer_parts, label_server, tail, wait_for_training
 from tests.label.studies import FILM_SHAPE, write_films, write_random_checkpoints

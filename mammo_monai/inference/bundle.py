@@ -1,11 +1,17 @@
-"""A bundle's ``inference.json`` parsed once and run on one image at a time, for the app's infer tasks.
+"""A bundle's ``inference.json`` parsed once and run on one image at a time, for the serving apps (the MONAI Label
+app in :mod:`mammo_monai.label`, the MONAI Deploy app in :mod:`mammo_monai.deploy`).
 
 The bundle stays the single source of truth: its ``network``, ``preprocessing``, ``inferer`` and
 ``postprocessing`` are parsed from its own config and run in the order its ``SupervisedEvaluator`` runs them
 (preprocessing -> the dataloader's collate -> inferer -> decollate -> postprocessing). Only the writers of the
-postprocessing (``Save*`` transforms) are switched off with ``_disabled_``: the app returns the result instead of
-writing files beside the data. MONAI Label's ``BundleInferTask`` is not used because it rebuilds the pipeline
-from pieces (it swaps the loader, drops keys the mammography transforms need and transposes 2D results).
+postprocessing (``Save*`` transforms) are switched off with ``_disabled_``: the apps return the result instead of
+writing files beside the data. MONAI Label's ``BundleInferTask`` and the Deploy SDK's
+``MonaiBundleInferenceOperator`` are not used: the first rebuilds the pipeline from pieces (it swaps the loader,
+drops keys the mammography transforms need and transposes 2D results), the second wants a TorchScript bundle and
+loads images through the SDK's series-to-volume conversion (no VOI LUT, no MONOCHROME1).
+
+The bundle's output, read the same way by both apps: :func:`segmentation_mask` (the label on the image's own
+grid), :func:`detection_candidates` (the detector's candidates in the image's pixels), :func:`class_probabilities`.
 """
 
 from __future__ import annotations
@@ -18,11 +24,22 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from monai.bundle import ConfigParser
 from monai.data import decollate_batch, list_data_collate
+from monai.utils import convert_to_numpy
 
-__all__ = ["BundleInference", "bundle_config_files", "default_bundles_dir", "load_weights", "writer_indices"]
+__all__ = [
+    "BundleInference",
+    "bundle_config_files",
+    "class_probabilities",
+    "default_bundles_dir",
+    "detection_candidates",
+    "load_weights",
+    "segmentation_mask",
+    "writer_indices",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +122,7 @@ class BundleInference:
         self.bundle_dir = Path(bundle_dir).resolve()
         self.checkpoint = Path(checkpoint)
         files = bundle_config_files(self.bundle_dir, "inference.json", configs)
-        self._scratch = tempfile.mkdtemp(prefix="mammo_label_")
+        self._scratch = tempfile.mkdtemp(prefix="mammo_bundle_")
         parser = ConfigParser()
         parser.read_config(files)
         # nothing of the bundle's default data or output folders is touched: the writers are off and the
@@ -170,3 +187,40 @@ class BundleInference:
             self._ensure_weights()
             with torch.no_grad(), torch.autocast(self.device.type, enabled=self.amp and self.device.type == "cuda"):
                 return self.inferer(inputs.to(self.device), self.network)
+
+
+def segmentation_mask(output: Mapping[str, Any]) -> np.ndarray:
+    """The segmentation bundle's ``pred`` (argmax label, inverted onto the image's grid) as a ``(rows, cols)``
+    ``uint8`` mask."""
+    mask = convert_to_numpy(output["pred"])
+    return mask.reshape(mask.shape[-2:]).astype(np.uint8)
+
+
+def detection_candidates(output: Mapping[str, Any], classes: Sequence[str], threshold: float) -> list[dict[str, Any]]:
+    """The detector's candidates (highest score first), each with ``point_xy`` (``[x, y]`` = ``[col, row]`` of the
+    centre), ``label`` (the class's value among the non-``normal`` classes, from 1; 0 for an unknown class) and
+    ``in_mask`` (``score >= threshold``), besides the bundle's ``score``, ``center`` (``[row, col]``), ``box``
+    (``[r0, c0, r1, c1]`` half-open, in the image's pixels), ``class`` and ``probabilities``.
+
+    Example:
+        >>> out = {"candidates": [{"score": 0.2, "center": [5.0, 7.5], "box": [0, 2, 10, 12], "class": "mass"}]}
+        >>> [(c["label"], c["point_xy"], c["in_mask"]) for c in detection_candidates(out, ["normal", "mass"], 0.5)]
+        [(1, [7.5, 5.0], False)]
+    """
+    labels = {c: k for k, c in enumerate((c for c in classes if c != "normal"), start=1)}
+    ranked = sorted(output.get("candidates", []), key=lambda c: c["score"], reverse=True)
+    return [{**c, "point_xy": [float(c["center"][1]), float(c["center"][0])], "label": labels.get(c["class"], 0),
+             "in_mask": bool(c["score"] >= threshold)} for c in ranked]
+
+
+def class_probabilities(output: Mapping[str, Any], classes: Sequence[str]) -> dict[str, Any]:
+    """``{"probabilities": {class: p}, "prediction": class}`` from a classifier's ``pred`` (after its softmax).
+
+    Raises:
+        ValueError: the number of outputs differs from the number of classes.
+    """
+    p = convert_to_numpy(output["pred"]).reshape(-1).astype(float)
+    if len(p) != len(classes):
+        raise ValueError(f"{len(p)} outputs for {len(classes)} classes {list(classes)}")
+    return {"probabilities": {str(c): float(v) for c, v in zip(classes, p)},
+            "prediction": str(classes[int(np.argmax(p))])}
