@@ -67,6 +67,7 @@ __all__ = [
     "abnormality_score",
     "breast_score",
     "common_root",
+    "data_root_for",
     "detection_overlay",
     "grid_to_original",
     "heatmap_candidates",
@@ -313,6 +314,26 @@ def common_root(items: Sequence[Mapping[str, Any]], key: str = "image") -> str:
     """
     folders = [os.path.dirname(os.path.abspath(str(item[key]))) for item in items if item.get(key)]
     return os.path.commonpath(folders) if folders else ""
+
+
+def data_root_for(items: Sequence[Mapping[str, Any]], preferred: str | os.PathLike = "", key: str = "image") -> str:
+    """``preferred`` when every item's ``key`` file is under it, else :func:`common_root` of the items.
+
+    A writer's ``data_root_dir`` that is not a prefix of an image's folder makes MONAI's ``create_file_basename``
+    insert ``../`` steps, so the output lands outside ``output_dir`` (beside the user's images, for a datalist
+    outside the bundle's default data): the common root keeps every output inside ``output_dir``.
+
+    Example:
+        >>> data_root_for([{"image": "/d/a/1-1.dcm"}, {"image": "/d/b/1-1.dcm"}], "/bundle/data")
+        '/d'
+        >>> data_root_for([{"image": "/d/a/1-1.dcm"}], "/d")
+        '/d'
+    """
+    root = os.path.abspath(str(preferred)) if str(preferred) else ""
+    files = [os.path.abspath(str(item[key])) for item in items if item.get(key)]
+    if root and all(os.path.commonpath([root, f]) == root for f in files):
+        return root
+    return common_root(items, key)
 
 
 def _heat_colours(score: np.ndarray) -> np.ndarray:

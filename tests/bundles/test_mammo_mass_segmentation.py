@@ -110,3 +110,27 @@ def test_inference_inverse_lines_up_with_the_image(bundle: Path) -> None:
         assert pred.shape == breast.shape
         aligned, flipped = iou(pred, breast), iou(pred, breast[:, ::-1])
         assert aligned > 0.5 and aligned > flipped + 0.3, (image, aligned, flipped)
+
+
+def test_inference_on_a_datalist_elsewhere_writes_only_inside_output_dir(bundle: Path, tmp_path: Path) -> None:
+    """Images outside ``dataset_dir``, two of them named alike (CBIS-DDSM's ``1-1.dcm``): one mask each, all under
+    ``output_dir``, nothing beside the images (MONAI's relative path to ``dataset_dir`` used to walk out)."""
+    import shutil
+
+    items = json.loads((bundle / "data" / "synthetic" / "datalist.json").read_text())["test"][:2]
+    elsewhere = []
+    for k, item in enumerate(items):
+        target = tmp_path / "hospital" / f"case_{k}" / "1-1.dcm"
+        target.parent.mkdir(parents=True)
+        shutil.copy(item["image"], target)
+        elsewhere.append({**item, "image": str(target), "label": None})
+    datalist = tmp_path / "elsewhere.json"
+    datalist.write_text(json.dumps({"test": elsewhere}))
+    before = sorted(p for p in (tmp_path / "hospital").rglob("*"))
+    out = tmp_path / "predictions"
+    run_bundle(["run", "inferring", "--config_file", config_list(bundle, "inference.json",
+                                                                  str(bundle / "small_net.json")),
+                *meta_args(bundle), *TINY, "--datalist", str(datalist), "--output_dir", str(out)], bundle)
+    assert sorted(p for p in (tmp_path / "hospital").rglob("*")) == before
+    masks = sorted(p.relative_to(out) for p in out.rglob("*_seg.nii.gz"))
+    assert masks == [Path("case_0/1-1_seg.nii.gz"), Path("case_1/1-1_seg.nii.gz")]
