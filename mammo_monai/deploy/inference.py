@@ -8,6 +8,7 @@ reads the DICOM file itself with the project's reader, so the app's result is th
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -31,8 +32,6 @@ KINDS = ("segmentation", "classification", "detection")
 
 def bundle_version(bundle_dir: str | os.PathLike) -> str:
     """The bundle's ``version`` from its ``configs/metadata.json`` (``"unknown"`` without one)."""
-    import json
-
     try:
         return str(json.loads((Path(bundle_dir) / "configs" / "metadata.json").read_text())["version"])
     except (OSError, ValueError, KeyError):
