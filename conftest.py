@@ -1,7 +1,8 @@
 """Collection rules for the whole tree (``--doctest-modules`` imports every module under the testpaths)."""
 
 import importlib.util
-from pathlib import Path
+
+from tests.deploy import deploy_sdk_installed
 
 collect_ignore_glob = []
 if importlib.util.find_spec("monailabel") is None:
@@ -10,8 +11,7 @@ if importlib.util.find_spec("monailabel") is None:
     collect_ignore_glob += ["mammo_monai/label/*", "tests/label/server.py", "tests/label/studies.py",
                             "tests/label/orthanc.py"]
 
-_monai = importlib.util.find_spec("monai")  # finds the package without importing it
-if _monai is None or not any((Path(p) / "deploy").is_dir() for p in (_monai.submodule_search_locations or [])):
+if not deploy_sdk_installed():
     # the MONAI Deploy app imports the App SDK (the deploy extra, which scripts/test.sh installs);
     # tests/deploy/test_*.py still report the skip with its reason
     collect_ignore_glob += ["mammo_monai/deploy/*"]

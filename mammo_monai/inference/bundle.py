@@ -36,6 +36,7 @@ __all__ = [
     "class_probabilities",
     "default_bundles_dir",
     "detection_candidates",
+    "finding_labels",
     "load_weights",
     "segmentation_mask",
     "writer_indices",
@@ -196,6 +197,16 @@ def segmentation_mask(output: Mapping[str, Any]) -> np.ndarray:
     return mask.reshape(mask.shape[-2:]).astype(np.uint8)
 
 
+def finding_labels(classes: Sequence[str]) -> dict[str, int]:
+    """The detector's classes other than ``normal``, numbered from 1 (the label values of its masks).
+
+    Example:
+        >>> finding_labels(["normal", "mass", "calcification"])
+        {'mass': 1, 'calcification': 2}
+    """
+    return {str(c): k for k, c in enumerate((c for c in classes if c != "normal"), start=1)}
+
+
 def detection_candidates(output: Mapping[str, Any], classes: Sequence[str], threshold: float) -> list[dict[str, Any]]:
     """The detector's candidates (highest score first), each with ``point_xy`` (``[x, y]`` = ``[col, row]`` of the
     centre), ``label`` (the class's value among the non-``normal`` classes, from 1; 0 for an unknown class) and
@@ -207,7 +218,7 @@ def detection_candidates(output: Mapping[str, Any], classes: Sequence[str], thre
         >>> [(c["label"], c["point_xy"], c["in_mask"]) for c in detection_candidates(out, ["normal", "mass"], 0.5)]
         [(1, [7.5, 5.0], False)]
     """
-    labels = {c: k for k, c in enumerate((c for c in classes if c != "normal"), start=1)}
+    labels = finding_labels(classes)
     ranked = sorted(output.get("candidates", []), key=lambda c: c["score"], reverse=True)
     return [{**c, "point_xy": [float(c["center"][1]), float(c["center"][0])], "label": labels.get(c["class"], 0),
              "in_mask": bool(c["score"] >= threshold)} for c in ranked]

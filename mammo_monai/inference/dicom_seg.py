@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SEGMENT_CODES", "mask_to_dicom_seg"]
+__all__ = ["SEGMENT_CODES", "mask_to_dicom_seg", "source_for_highdicom"]
 
 #: class name -> (code value, coding scheme, meaning) of its segmented property type
 SEGMENT_CODES: dict[str, tuple[str, str, str]] = {
@@ -33,6 +33,36 @@ _CATEGORY = ("49755003", "SCT", "Morphologically Abnormal Structure")
 #: without them (an anonymised export, a synthetic file) gets them empty on a copy, never on the user's file
 _TYPE2_COPIED = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
                  "ReferringPhysicianName", "StudyID", "AccessionNumber")
+
+
+def source_for_highdicom(dataset: Any, drop: tuple[str, ...] = ()) -> Any:
+    """``dataset`` itself, or, when it lacks a type 2 patient/study attribute highdicom copies (an anonymised
+    export, a synthetic file) or ``drop`` names one of its attributes, a copy of its element mapping with those
+    attributes empty and the ``drop`` ones removed: the caller's dataset is never changed.
+
+    Example:
+        >>> import pydicom
+        >>> ds = pydicom.Dataset(); ds.PatientID = "P1"; ds.PixelSpacing = [0.1, 0.1]
+        >>> out = source_for_highdicom(ds, drop=("PixelSpacing",))
+        >>> out.PatientName, "PixelSpacing" in out, "PixelSpacing" in ds
+        ('', False, True)
+    """
+    import pydicom
+
+    missing = [k for k in _TYPE2_COPIED if k not in dataset]
+    dropped = [k for k in drop if k in dataset]
+    if not missing and not dropped:
+        return dataset
+    copy = pydicom.Dataset()  # a new element mapping: the caller's dataset is left as it is
+    for element in dataset:
+        copy.add(element)
+    if hasattr(dataset, "file_meta"):
+        copy.file_meta = dataset.file_meta
+    for keyword in missing:
+        setattr(copy, keyword, "")
+    for keyword in dropped:
+        delattr(copy, keyword)
+    return copy
 
 
 def mask_to_dicom_seg(source: Any, mask: np.ndarray, classes: Mapping[int, str], algorithm: str,
@@ -70,22 +100,11 @@ def mask_to_dicom_seg(source: Any, mask: np.ndarray, classes: Mapping[int, str],
     unknown = sorted(set(np.unique(mask).tolist()) - {0} - set(classes))
     if unknown:
         raise ValueError(f"{name}: mask values {unknown} have no class in {dict(classes)}")
-    missing = [k for k in _TYPE2_COPIED if k not in dataset]
     # without a frame of reference highdicom would copy a bare PixelSpacing into the SEG's Pixel Measures, which
     # its own reader then refuses (it wants a SliceThickness a projection image does not have): such a SEG is
     # tied to its source by reference alone, pixel for pixel
     drop_spacing = "FrameOfReferenceUID" not in dataset and "PixelSpacing" in dataset
-    if missing or drop_spacing:
-        original = dataset
-        dataset = pydicom.Dataset()  # a new element mapping: the caller's dataset is left as it is
-        for element in original:
-            dataset.add(element)
-        if hasattr(original, "file_meta"):
-            dataset.file_meta = original.file_meta
-        for keyword in missing:
-            setattr(dataset, keyword, "")
-        if drop_spacing:
-            del dataset.PixelSpacing
+    dataset = source_for_highdicom(dataset, drop=("PixelSpacing",) if drop_spacing else ())
     version = version or mammo_monai.__version__
     family = codes.cid7162.ArtificialIntelligence
     descriptions = []

@@ -97,7 +97,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .dicom_seg import _TYPE2_COPIED, SEGMENT_CODES
+from .dicom_seg import SEGMENT_CODES, source_for_highdicom
 
 if TYPE_CHECKING:
     import pydicom
@@ -187,23 +187,6 @@ def _finding_site(dataset: pydicom.Dataset) -> Any:
     from pydicom.sr.codedict import codes
 
     return hd.sr.FindingSite(anatomic_location=codes.SCT.Breast, laterality=_laterality_code(dataset))
-
-
-def _with_type2(dataset: pydicom.Dataset) -> pydicom.Dataset:
-    """``dataset``, or a copy of its element mapping with the missing type 2 patient/study attributes empty."""
-    import pydicom
-
-    missing = [k for k in _TYPE2_COPIED if k not in dataset]
-    if not missing:
-        return dataset
-    copy = pydicom.Dataset()  # a new element mapping: the caller's dataset is left as it is
-    for element in dataset:
-        copy.add(element)
-    if hasattr(dataset, "file_meta"):
-        copy.file_meta = dataset.file_meta
-    for keyword in missing:
-        setattr(copy, keyword, "")
-    return copy
 
 
 def _unit_interval(value: Any, what: str, name: str) -> float:
@@ -378,7 +361,7 @@ def findings_to_dicom_sr(images: Sequence[ImageFindings], series_number: int = 3
                                      procedure_reported=codes.SCT.Mammography, imaging_measurements=groups)
     schemes = [CodingSchemeIdentificationItem(designator=PRIVATE_CODING_SCHEME, name="mammo-monai model classes",
                                               responsible_organization=manufacturer)] if private else None
-    evidence = [_with_type2(datasets[0]), *datasets[1:]]
+    evidence = [source_for_highdicom(datasets[0]), *datasets[1:]]
     return hd.sr.ComprehensiveSR(
         evidence=evidence, content=report[0], series_instance_uid=hd.UID(), series_number=int(series_number),
         sop_instance_uid=hd.UID(), instance_number=1, manufacturer=manufacturer, is_complete=True,

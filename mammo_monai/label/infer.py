@@ -20,7 +20,13 @@ from typing import Any
 import numpy as np
 from monailabel.interfaces.tasks.infer_v2 import InferTask, InferType
 
-from ..inference.bundle import BundleInference, class_probabilities, detection_candidates, segmentation_mask
+from ..inference.bundle import (
+    BundleInference,
+    class_probabilities,
+    detection_candidates,
+    finding_labels,
+    segmentation_mask,
+)
 from .label_files import write_label_like
 
 __all__ = ["BundleInfer", "ClassificationInfer", "DetectionInfer", "SegmentationInfer", "source_image"]
@@ -114,8 +120,7 @@ class DetectionInfer(BundleInfer):
     def __init__(self, name: str, runner: BundleInference, threshold: float = 0.5,
                  config: Mapping[str, Any] | None = None) -> None:
         self.classes = [str(c) for c in runner.get("classes")]
-        findings = [c for c in self.classes if c != "normal"]
-        super().__init__(name, runner, InferType.DETECTION, {c: k for k, c in enumerate(findings, start=1)},
+        super().__init__(name, runner, InferType.DETECTION, finding_labels(self.classes),
                          f"Patch detector ({runner.bundle_dir.name}): candidates with boxes in the image's pixels",
                          {"threshold": float(threshold), **dict(config or {})})
 

@@ -1,0 +1,17 @@
+"""Tests of the MONAI Deploy app (they need the ``deploy`` extra)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+#: the skip reason where the App SDK is missing
+SDK_MISSING = ("the MONAI Deploy App SDK is not installed here (pip install 'mammo-monai[deploy]'; scripts/test.sh "
+               "installs it in .venv)")
+
+
+def deploy_sdk_installed() -> bool:
+    """Whether ``monai/deploy`` (the App SDK installs itself inside MONAI's package) is there, without importing
+    MONAI."""
+    spec = importlib.util.find_spec("monai")
+    return spec is not None and any((Path(p) / "deploy").is_dir() for p in (spec.submodule_search_locations or []))

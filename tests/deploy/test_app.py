@@ -9,7 +9,6 @@ files; checkpoints are random (fixed seed): these tests check references, geomet
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -31,13 +30,12 @@ from mammo_monai.inference.bundle import (
 )
 from mammo_monai.inference.dicom_sr import read_dicom_sr_findings
 from tests.conftest import REPO_ROOT, SHARED_DATA
+from tests.deploy import SDK_MISSING, deploy_sdk_installed
 from tests.io.dicom_factory import write_dicom
 from tests.label.studies import write_random_checkpoints
 
-_monai = importlib.util.find_spec("monai")
-if _monai is None or not any((Path(p) / "deploy").is_dir() for p in (_monai.submodule_search_locations or [])):
-    pytest.skip("the MONAI Deploy App SDK is not installed here (pip install 'mammo-monai[deploy]'; "
-                "scripts/test.sh installs it in .venv)", allow_module_level=True)
+if not deploy_sdk_installed():
+    pytest.skip(SDK_MISSING, allow_module_level=True)
 
 SEG, CLS, DET = "mammo_mass_segmentation", "mammo_image_classification", "mammo_patch_detection"
 BUNDLES = {"segmentation": SEG, "classification": CLS, "detection": DET}

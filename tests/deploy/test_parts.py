@@ -3,7 +3,6 @@ and the SR writer's handling of a film whose inference failed."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -11,12 +10,11 @@ import numpy as np
 import pydicom
 import pytest
 
+from tests.deploy import SDK_MISSING, deploy_sdk_installed
 from tests.io.dicom_factory import write_dicom
 
-_monai = importlib.util.find_spec("monai")
-if _monai is None or not any((Path(p) / "deploy").is_dir() for p in (_monai.submodule_search_locations or [])):
-    pytest.skip("the MONAI Deploy App SDK is not installed here (pip install 'mammo-monai[deploy]'; "
-                "scripts/test.sh installs it in .venv)", allow_module_level=True)
+if not deploy_sdk_installed():
+    pytest.skip(SDK_MISSING, allow_module_level=True)
 
 
 class _Ports:
