@@ -10,6 +10,7 @@
     mammo-monai eval classification --pred CSV_OR_JSON --label DATALIST --out DIR --task TASK [--val_pred FILE]
     mammo-monai eval detection --pred DIR --label DATALIST --out DIR [--lesion_types '["mass"]']
     mammo-monai info FILE
+    mammo-monai cv BUNDLE_DIR --datalist DATALIST --out DIR [--folds 5] [--configs '["mias_cpu.json"]']
     mammo-monai demo [--out DIR]
 
 Every command that writes refuses to overwrite an existing output unless given ``--overwrite``.
@@ -169,6 +170,24 @@ class Cli:
         shown.update({"shape": list(arr.shape), "dtype": str(arr.dtype), "min": arr.min().item(),
                       "max": arr.max().item()})
         print(json.dumps(shown, indent=1, default=str))
+
+    def cv(self, bundle: str, datalist: str, out: str, folds: int = 5, configs: list | str | None = None,
+           overrides: dict | None = None, val_fraction: float = 0.2, seed: int = 0, n_resamples: int = 2000,
+           folds_only: bool = False) -> None:
+        """Cross-validate a bundle by woman: train each fold through its train.json (+ --configs recipes,
+        --overrides values), predict each fold's held-out women, pool the out-of-fold predictions and score them
+        (thresholds chosen inside each fold's training women); OUT/cv_report.{json,md} + OUT/report/."""
+        from .engines.cross_validation import run_cross_validation
+        from .evaluation.cross_validation import format_cv_markdown
+
+        layers = [configs] if isinstance(configs, str) else list(configs or [])
+        report = run_cross_validation(bundle, datalist, out, n_folds=folds, configs=layers, overrides=overrides,
+                                      val_fraction=val_fraction, seed=seed, n_resamples=n_resamples,
+                                      folds_only=folds_only)
+        if folds_only:
+            print(f"folds written: {Path(out) / 'folds.json'} and {Path(out)}/fold_*/datalist.json")
+        else:
+            print(format_cv_markdown(report))
 
     def demo(self, out: str = "outputs/demo", epochs: int = 30, image_size: int = 256, n_patients: int = 32,
              seed: int = 0, bundle: str | None = None) -> None:

@@ -32,6 +32,7 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
+from .pairing import add_contralateral_images
 from .problems import ProblemLog
 from .schema import PATHOLOGY, ensure_writable, make_item, make_lesion
 from .splits import LESION_TYPES, split_by_patient
@@ -133,7 +134,9 @@ def index_mias(
     Each lesion with a position gets ``center`` ``[height - Y, X]``, ``radius`` and the circle's box
     (clipped to the image); the circles of an image are merged into one 0/1 PNG mask written to
     ``masks_dir`` (default ``<out stem>_masks/`` beside ``out``; the MIAS folder is never written to).
-    Images without a positioned lesion have no ``label``. ``mask_types`` (e.g. ``["mass"]``) puts only
+    Images without a positioned lesion have no ``label``. Each item names the woman's other breast as
+    ``contralateral_image`` (:func:`~mammo_monai.data.pairing.add_contralateral_images`).
+    ``mask_types`` (e.g. ``["mass"]``) puts only
     those lesion types into the masks (the others stay in ``lesions``), so a mass-segmentation ground truth
     holds no calcification or asymmetry circles; images without such a lesion then have no ``label``.
     Splits are by woman (the left/right pair), stratified by pathology, with ``fractions`` (default
@@ -227,6 +230,7 @@ def index_mias(
                       background_tissue=lines[0].background)
         )
 
+    items, _ = add_contralateral_images(items)  # the woman's other breast, for bilateral models
     datalist = split_by_patient(items, fractions or DEFAULT_FRACTIONS, seed=seed,
                                 stratify_key=LESION_TYPES if stratify == "lesion_types" else PATHOLOGY)
     return write_index(datalist, problems, out, overwrite=overwrite, masks_dir=str(masks_dir))

@@ -40,11 +40,13 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "CONTRALATERAL_IMAGE",
     "IMAGE",
     "LABEL",
     "LATERALITIES",
     "LESIONS",
     "LESION_TYPES",
+    "OTHER_SIDE",
     "PATHOLOGIES",
     "PATHOLOGY",
     "PATIENT_ID",
@@ -67,6 +69,8 @@ LATERALITY = "laterality"
 VIEW = "view"
 PATHOLOGY = "pathology"
 LESIONS = "lesions"
+#: the other breast's image of the same woman and view (:func:`mammo_monai.data.pairing.add_contralateral_images`)
+CONTRALATERAL_IMAGE = "contralateral_image"
 
 # lesion keys
 TYPE = "type"
@@ -76,6 +80,8 @@ BOX = "box"
 
 SPLITS = ("training", "validation", "test")
 LATERALITIES = ("L", "R")
+#: the other breast's laterality
+OTHER_SIDE = {"L": "R", "R": "L"}
 PATHOLOGIES = ("normal", "benign", "malignant")  # ordered from least to most severe
 LESION_TYPES = ("mass", "calcification", "architectural_distortion", "asymmetry", "other")
 

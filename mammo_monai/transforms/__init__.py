@@ -14,6 +14,7 @@ from .breast import (
     breast_box,
     breast_mask_small,
 )
+from .contralateral import CONTRALATERAL_MODES, ContralateralChanneld
 from .contrast import CLAHE, CLAHEd
 from .fused_affine import RandFusedAffine, RandFusedAffined, fused_affine_apply
 from .intensity import IntensityWindow, IntensityWindowd, window_from_meta
@@ -48,6 +49,7 @@ __all__ = [
     "BREAST_MASK_KEY",
     "CHEST_WALL_SIDE",
     "CLAHE",
+    "CONTRALATERAL_MODES",
     "HARD_NEGATIVES_KEY",
     "PATCH_CENTRES_KEY",
     "BreastCropResized",
@@ -55,6 +57,7 @@ __all__ = [
     "BreastMaskd",
     "BreastRegionCropd",
     "CLAHEd",
+    "ContralateralChanneld",
     "IntensityWindow",
     "IntensityWindowd",
     "LesionCropd",
