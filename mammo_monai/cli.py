@@ -11,6 +11,7 @@
     mammo-monai eval detection --pred DIR --label DATALIST --out DIR [--lesion_types '["mass"]']
     mammo-monai info FILE
     mammo-monai cv BUNDLE_DIR --datalist DATALIST --out DIR [--folds 5] [--configs '["mias_cpu.json"]']
+    mammo-monai two_stage_cv --datalist DATALIST --out DIR [--folds 5]
     mammo-monai demo [--out DIR]
 
 Every command that writes refuses to overwrite an existing output unless given ``--overwrite``.
@@ -188,6 +189,16 @@ class Cli:
             print(f"folds written: {Path(out) / 'folds.json'} and {Path(out)}/fold_*/datalist.json")
         else:
             print(format_cv_markdown(report))
+
+    def two_stage_cv(self, datalist: str, out: str, folds: int = 5, seed: int = 0, lesion_types: list | None = None,
+                     spatial_size: int = 256, n_resamples: int = 2000) -> None:
+        """Two-stage mass detection cross-validated by woman (blob candidates, then a gradient-boosting false-positive
+        classifier with and without the other breast's features): FROC of each arm on the same folds as `cv`."""
+        from .engines.two_stage_detection import cross_validate_two_stage, format_two_stage_markdown
+
+        print(format_two_stage_markdown(cross_validate_two_stage(
+            datalist, out, n_folds=folds, seed=seed, lesion_types=lesion_types or ["mass"],
+            spatial_size=spatial_size, n_resamples=n_resamples)))
 
     def demo(self, out: str = "outputs/demo", epochs: int = 30, image_size: int = 256, n_patients: int = 32,
              seed: int = 0, bundle: str | None = None) -> None:
