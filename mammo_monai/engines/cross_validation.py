@@ -257,6 +257,8 @@ def run_cross_validation(
     stratify: str | None = LESION_TYPES,
     n_resamples: int = 2000,
     folds_only: bool = False,
+    infer_overrides: Mapping[str, Any] | None = None,
+    train_from: str | os.PathLike | None = None,
     python: str = sys.executable,
 ) -> dict[str, Any]:
     """Cross-validate ``bundle`` by woman on every item of ``datalist`` (all its splits pooled); see the module.
@@ -275,6 +277,10 @@ def run_cross_validation(
         stratify: what the women are stratified by (default: worst pathology and lesion types).
         n_resamples: bootstrap draws of the CIs.
         folds_only: write the fold datalists and ``folds.json``, check them, and stop (no training).
+        infer_overrides: config values given to the inference commands only (``{"tta": true}``): an inference-time
+            option measured on the same fold models.
+        train_from: an earlier CV folder with the same folds whose fold models are used instead of training (its
+            ``fold_k/bundle``; nothing there is written): inference-time options on trained folds.
         python: the interpreter that runs ``monai.bundle``.
 
     Returns:
@@ -324,6 +330,14 @@ def run_cross_validation(
         if earlier.get("fold_of_patient") != owner or earlier.get("val_fraction") != val_fraction:
             raise CrossValidationError(f"{folds_file}: an earlier CV in {out_dir} used other folds; choose another "
                                        "--out (nothing was changed)")
+    source = Path(train_from).resolve() if train_from is not None else None
+    if source is not None:
+        source_folds = source / "folds.json"
+        if not source_folds.is_file() or json.loads(source_folds.read_text()).get("fold_of_patient") != owner:
+            raise CrossValidationError(f"{source_folds}: train_from must be a CV of the same folds (same datalist, "
+                                       "n_folds, seed and val_fraction)")
+        if source == out_dir:
+            raise CrossValidationError(f"{out_dir}: train_from is the output folder itself")
     write_json(assignment, folds_file)
     fold_dirs = [_Fold(out_dir, k) for k in range(n_folds)]
     for fold, part in zip(fold_dirs, folds):
@@ -337,15 +351,21 @@ def run_cross_validation(
     meta = ["--meta_file", str(configs_dir / "metadata.json"), "--logging_file", str(configs_dir / "logging.conf")]
     extra = [a for k, v in overrides.items() for a in (f"--{k}", _cli_value(v))]
     cv_start = time.perf_counter()
+    infer_overrides = dict(infer_overrides or {})
     for fold in fold_dirs:
-        common = [*meta, "--bundle_root", str(fold.bundle_root), "--datalist", str(fold.datalist), *extra]
-        if not fold.done("training"):
+        bundle_root = fold.bundle_root if source is None else _Fold(source, fold.k).bundle_root
+        if source is not None and not (bundle_root / "models" / "model.pt").is_file():
+            raise CrossValidationError(f"{bundle_root / 'models' / 'model.pt'}: fold {fold.k} of train_from has no "
+                                       "trained model")
+        common = [*meta, "--bundle_root", str(bundle_root), "--datalist", str(fold.datalist), *extra]
+        if source is None and not fold.done("training"):
             layers = json.dumps([str(configs_dir / "train.json"), *config_paths])
             seconds = _run_step([*base, "training", "--config_file", layers, *common], fold.dir / "training.log",
                                 f"fold {fold.k} training")
             fold.mark("training", seconds)
-        infer_extra = [a for k, v in _INFER_OVERRIDES[kind].items() if k not in overrides
-                       for a in (f"--{k}", _cli_value(v))]
+        infer_settings = {**{k: v for k, v in _INFER_OVERRIDES[kind].items() if k not in overrides},
+                          **infer_overrides}
+        infer_extra = [a for k, v in infer_settings.items() for a in (f"--{k}", _cli_value(v))]
         for split in _INFER_SPLITS[kind]:
             step = f"inferring_{split}"
             if not fold.done(step):
@@ -363,13 +383,16 @@ def run_cross_validation(
     report.update(
         bundle=name, kind=kind, task=task, n_folds=n_folds, seed=seed, val_fraction=val_fraction,
         n_women=len(owner), n_items=len(items), configs=list(configs), overrides=overrides,
+        infer_overrides=infer_overrides, train_from=str(source) if source else None,
         datalist=str(datalist_path),
         wall_seconds_this_run=time.perf_counter() - cv_start,
         wall_seconds_steps=sum(f.seconds(s) for f in fold_dirs
                                for s in ("training", *(f"inferring_{x}" for x in _INFER_SPLITS[kind]))),
         command=shlex.join(["mammo-monai", "cv", str(Path(bundle)), "--datalist", str(datalist), "--out", str(out),
                             "--folds", str(n_folds), "--configs", json.dumps(list(configs)),
-                            "--overrides", json.dumps(overrides), "--seed", str(seed)]),
+                            "--overrides", json.dumps(overrides), "--seed", str(seed),
+                            *(["--infer_overrides", json.dumps(infer_overrides)] if infer_overrides else []),
+                            *(["--train_from", str(train_from)] if train_from is not None else [])]),
     )
     write_json(report, out_dir / "cv_report.json")
     _atomic_write_text(out_dir / "cv_report.md", format_cv_markdown(report))

@@ -18,6 +18,7 @@ from .dicom_sr import ImageFindings, findings_to_dicom_sr, read_dicom_sr_finding
 from .discrete import FastAsDiscrete, FastAsDiscreted
 from .overlay import CAPTION_HEIGHT, GT_COLOUR, PRED_COLOUR, contour, overlay_rgb, render_overlay, tile_grid
 from .probabilities import ClassificationProbabilitySaver, probability_rows
+from .tta import FlipTTAInferer
 from .writers import SaveOverlayd
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "ClassificationProbabilitySaver",
     "FastAsDiscrete",
     "FastAsDiscreted",
+    "FlipTTAInferer",
     "HeatmapCandidatesd",
     "ImageFindings",
     "PatchHeatmapInferer",

@@ -32,6 +32,10 @@ assert args[:3] == ["-m", "monai.bundle", "run"], args
 step, opts = args[3], dict(zip(args[4::2], args[5::2]))
 with open({calls!r}, "a") as f:
     f.write(json.dumps({{"step": step, **opts}}) + "\n")
+if step == "training":
+    import os
+    os.makedirs(os.path.join(opts["--bundle_root"], "models"), exist_ok=True)
+    open(os.path.join(opts["--bundle_root"], "models", "model.pt"), "w").close()
 if step == "inferring":
     split = opts["--infer_split"]
     items = json.load(open(opts["--datalist"]))[split]
@@ -115,6 +119,20 @@ def test_cv_pools_folds_and_thresholds_inside_folds(tmp_path, fake_python):
     again = run_cross_validation(BUNDLE, datalist, out, n_folds=4, configs=["mias_cpu.json"],
                                  overrides={"max_epochs": 2}, n_resamples=50, python=str(script))
     assert len(_calls(calls)) == 12 and again["headline"]["auc"] == report["headline"]["auc"]
+    # an inference-time option on the same fold models: no training, the earlier folds' bundles, nothing written there
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    tta = run_cross_validation(BUNDLE, datalist, tmp_path / "cv_tta", n_folds=4, configs=["mias_cpu.json"],
+                               overrides={"max_epochs": 2}, infer_overrides={"tta": True}, train_from=out,
+                               n_resamples=50, python=str(script))
+    new_steps = _calls(calls)[12:]
+    assert [s["step"] for s in new_steps] == ["inferring"] * 8 and all(s["--tta"] == "true" for s in new_steps)
+    assert {s["--bundle_root"] for s in new_steps} == {str(out / f"fold_{k}" / "bundle") for k in range(4)}
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before and "--train_from" in tta["command"]
+    with pytest.raises(CrossValidationError, match="same folds"):
+        run_cross_validation(BUNDLE, datalist, tmp_path / "cv_other", n_folds=3, configs=["mias_cpu.json"],
+                             train_from=out, python=str(script))
+    assert len(_calls(calls)) == 20  # nothing more ran
+
     # other folds into the same folder are refused before anything runs
     with pytest.raises(CrossValidationError, match="used other folds"):
         run_cross_validation(BUNDLE, datalist, out, n_folds=4, seed=1, configs=["mias_cpu.json"],
