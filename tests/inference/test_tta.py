@@ -25,7 +25,10 @@ def test_equivariant_network_is_unchanged_and_inversion_is_exact():
 def test_non_equivariant_outputs_are_averaged_over_views():
     x = torch.zeros(1, 1, 4, 4)
     x[0, 0, 0, :] = 1.0  # a bright top row
-    net = lambda t: t[:, :, :2].sum(dim=(2, 3))[:, :, None].repeat(1, 1, 2)  # logits: (B, C, 2) of the top half
+
+    def net(t: torch.Tensor) -> torch.Tensor:  # "logits" (B, C, 2): the sum of the top half
+        return t[:, :, :2].sum(dim=(2, 3))[:, :, None].repeat(1, 1, 2)
+
     out = FlipTTAInferer()(x, net)
     assert out.shape == (1, 1, 2) and torch.allclose(out, torch.full((1, 1, 2), 2.0))  # (4 + 0) / 2
 
