@@ -13,7 +13,8 @@ pixels, and scored by ``mammo-monai eval detection`` (FROC, CPM, sensitivity at 
 same folds as ``mammo-monai cv`` (:func:`mammo_monai.data.folds.cv_fold_datalists` with the same seed).
 
 :func:`cross_validate_two_stage` runs the ablation in one go: stage 1 alone, stage 2 without the other breast,
-stage 2 with it (same folds, same candidates), and writes ``OUT/two_stage_report.{json,md}``.
+stage 2 with it (same folds, same candidates), and writes ``OUT/two_stage_report.{json,md}``. Each film is also
+scored by its best candidate (:func:`film_level_aucs`): the image-level AUC a detector gives for free.
 
 Example:
     >>> report = cross_validate_two_stage("work/mias.json", "outputs/two_stage")  # doctest: +SKIP
@@ -46,7 +47,7 @@ from mammo_monai.transforms import ContralateralChanneld, full_mammogram_transfo
 from mammo_monai.transforms.utils import BREAST_MASK_KEY
 
 __all__ = ["ARMS", "FilmCandidates", "candidate_hits", "cross_validate_two_stage", "film_candidates",
-           "train_stage2"]
+           "film_level_aucs", "format_two_stage_markdown", "train_stage2"]
 
 #: the ablation arms: (name, uses stage 2, uses the other breast's features)
 ARMS = (("stage1", False, False), ("stage2", True, False), ("stage2_contralateral", True, True))
@@ -99,6 +100,26 @@ def film_candidates(item: Mapping[str, Any], spatial_size: int = 256,
                           np.array([c[2] * scale for c in cands]), feats, shape)
 
 
+def _cached_film_candidates(item: Mapping[str, Any], spatial_size: int, cache: Path) -> FilmCandidates:
+    """:func:`film_candidates`, kept in ``cache/<stem>_<size>.npz`` so a rerun (another arm, an interrupted run)
+    does not preprocess every film again; a cached file of other features or another image is recomputed."""
+    path = cache / f"{Path(str(item[IMAGE])).stem}_{spatial_size}.npz"
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as z:
+            if (str(z["image"]) == str(item[IMAGE]) and str(z["partner"]) == str(item.get("contralateral_image"))
+                    and tuple(str(n) for n in z["feature_names"]) == FEATURE_NAMES):
+                return FilmCandidates(str(item[IMAGE]), str(item.get(PATIENT_ID)), z["centers"], z["radii"],
+                                      z["features"], z["image_shape"].tolist())
+    film = film_candidates(item, spatial_size=spatial_size)
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.npz")
+    np.savez(tmp, image=film.image, partner=str(item.get("contralateral_image")), centers=film.centers,
+             radii=film.radii, features=film.features, image_shape=np.array(film.image_shape),
+             feature_names=np.array(FEATURE_NAMES))
+    tmp.replace(path)
+    return film
+
+
 def candidate_hits(film: FilmCandidates, item: Mapping[str, Any], lesion_types: Sequence[str]) -> np.ndarray:
     """``(n,)`` 0/1: the candidate's centre is within a target lesion's radius of its centre, or in its box."""
     hits = np.zeros(len(film.centers), np.int64)
@@ -129,6 +150,37 @@ def train_stage2(features: np.ndarray, labels: np.ndarray, seed: int = 0) -> Any
     model = HistGradientBoostingClassifier(max_depth=3, max_iter=150, learning_rate=0.05, min_samples_leaf=10,
                                            l2_regularization=1.0, class_weight="balanced", random_state=seed)
     return model.fit(features, labels)
+
+
+def film_level_aucs(films: Sequence[FilmCandidates], items: Sequence[Mapping[str, Any]],
+                    scores: Sequence[np.ndarray], lesion_types: Sequence[str], n_resamples: int = 2000,
+                    seed: int = 0) -> dict[str, Any]:
+    """Each film scored by its best candidate: ROC AUC of films with a target lesion against normal films
+    (``target_film_auc``) and of films with any lesion against normal films (``abnormal_film_auc``), each with a
+    bootstrap CI by woman (``{"estimate", "ci"}``). Films with other lesions only are left out of the first."""
+    from sklearn.metrics import roc_auc_score
+
+    from mammo_monai.evaluation.bootstrap import bootstrap_by_group
+
+    best = np.array([float(s.max()) if len(s) else -np.inf for s in scores])
+    finite = best[np.isfinite(best)]
+    best[~np.isfinite(best)] = finite.min() - 1.0 if finite.size else 0.0
+    women = np.array([f.patient for f in films])
+    lesions = [item.get(LESIONS) or [] for item in items]
+    normal = np.array([not les for les in lesions])
+    target = np.array([any(x.get("type") in lesion_types for x in les) for les in lesions])
+    out: dict[str, Any] = {}
+    for key, positive in (("target_film_auc", target), ("abnormal_film_auc", ~normal)):
+        keep = np.flatnonzero(positive | normal)
+        y, s, g = positive[keep].astype(int), best[keep], women[keep]
+
+        def auc(idx: np.ndarray, y: np.ndarray = y, s: np.ndarray = s) -> float:
+            return float(roc_auc_score(y[idx], s[idx])) if np.unique(y[idx]).size == 2 else float("nan")
+
+        b = bootstrap_by_group(auc, g, n_resamples=n_resamples, seed=seed)
+        out[key] = {"estimate": b["estimate"], "ci": [b["low"], b["high"]], "n_films": int(keep.size),
+                    "n_positive": int(y.sum())}
+    return out
 
 
 def _write_detections(films: Sequence[FilmCandidates], scores: Sequence[np.ndarray], folder: Path) -> None:
@@ -164,7 +216,7 @@ def cross_validate_two_stage(datalist: str | Path, out: str | Path, n_folds: int
     owner = fold_of_patient(folds)
     out_dir = Path(out).resolve()
     start = time.perf_counter()
-    films = [film_candidates(item, spatial_size=spatial_size) for item in items]
+    films = [_cached_film_candidates(item, spatial_size, out_dir / "candidates") for item in items]
     extract_s = time.perf_counter() - start
     hits = [candidate_hits(f, i, lesion_types) for f, i in zip(films, items)]
     fold_of_film = np.array([owner[f.patient] for f in films])
@@ -198,7 +250,8 @@ def cross_validate_two_stage(datalist: str | Path, out: str | Path, n_folds: int
         overall = (report.summary.get("metrics") or {}).get("all") or {}
         arms[name] = {"cpm": overall.get("cpm"), "sensitivity_at_1": (overall.get("sensitivity") or {}).get("1"),
                       "sensitivity": overall.get("sensitivity"), "seconds": time.perf_counter() - arm_start,
-                      "report_dir": str(out_dir / name / "report")}
+                      "report_dir": str(out_dir / name / "report"),
+                      **film_level_aucs(films, items, scores, lesion_types, n_resamples=n_resamples, seed=seed)}
     summary = {"datalist": str(datalist_path), "n_folds": n_folds, "seed": seed, "val_fraction": val_fraction,
                "lesion_types": list(lesion_types), "spatial_size": spatial_size, "n_films": len(films),
                "n_women": len(owner), "n_lesions": n_lesions, "stage1_lesions_with_a_candidate": found,
@@ -226,9 +279,12 @@ def format_two_stage_markdown(summary: Mapping[str, Any]) -> str:
              f"stage 1 puts a candidate on {summary['stage1_lesions_with_a_candidate']} of them "
              f"({summary['candidates_per_film']:.1f} candidates per film). Pooled out-of-fold, 95% CIs by woman.",
              "", "```bash", str(summary["command"]), "```", "",
-             "| arm | CPM | sensitivity at 1 FP/image | wall |", "|---|---|---|---|"]
+             "| arm | CPM | sensitivity at 1 FP/image | film AUC, target lesion vs normal | film AUC, any lesion vs "
+             "normal | wall |", "|---|---|---|---|---|---|"]
     for name, arm in summary["arms"].items():
-        lines.append(f"| {name} | {_ci(arm['cpm'])} | {_ci(arm['sensitivity_at_1'])} | {arm['seconds']:.0f} s |")
+        lines.append(f"| {name} | {_ci(arm['cpm'])} | {_ci(arm['sensitivity_at_1'])} | "
+                     f"{_ci(arm.get('target_film_auc'))} | {_ci(arm.get('abnormal_film_auc'))} | "
+                     f"{arm['seconds']:.0f} s |")
     lines.append(f"\nCandidate extraction: {summary['extract_seconds']:.0f} s.")
     return "\n".join(lines) + "\n"
 

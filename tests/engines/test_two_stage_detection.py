@@ -73,6 +73,7 @@ def test_three_arm_cv_on_synthetic_films(synthetic_mias, tmp_path):
     assert report["n_women"] == 8 and report["n_films"] == 16
     for name, arm in report["arms"].items():
         assert 0.0 <= arm["cpm"]["estimate"] <= 1.0, name
+        assert 0.0 <= arm["abnormal_film_auc"]["estimate"] <= 1.0 and arm["abnormal_film_auc"]["n_films"] == 16
         files = sorted((tmp_path / "cv" / name / "detections").glob("*.json"))
         assert len(files) == 16
         cands = json.loads(files[0].read_text())["candidates"]
