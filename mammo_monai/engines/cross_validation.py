@@ -309,36 +309,14 @@ def run_cross_validation(
     lesion_types = _target_lesion_types(kind, bundle_dir, config_paths, overrides, task)
     datalist_path = Path(datalist).resolve()
     items = _absolute_items([i for s in SPLITS for i in load_datalist(datalist_path)[s]], datalist_path.parent)
-    try:
-        folds = cv_fold_datalists(items, n_folds=n_folds, val_fraction=val_fraction, seed=seed,
-                                  stratify_key=stratify)
-    except ValueError as e:
-        raise CrossValidationError(f"{datalist_path}: {e}") from e
-    problems = (_class_problems(folds, task, include_normal) if kind == "classification"
-                else _lesion_problems(folds, lesion_types))
-    if problems:
-        what = f"task {task!r}" if kind == "classification" else f"{kind} of {list(lesion_types)}"
-        shown = "; ".join(problems[:6]) + (f"; and {len(problems) - 6} more" if len(problems) > 6 else "")
-        raise CrossValidationError(f"{datalist_path}: {what} cannot be cross-validated in {n_folds} folds: {shown}")
+    folds = _usable_folds(items, kind, task, include_normal, lesion_types, datalist_path, n_folds=n_folds,
+                          val_fraction=val_fraction, seed=seed, stratify_key=stratify)
     out_dir = Path(out).resolve()
     owner = fold_of_patient(folds)
     assignment = {"n_folds": n_folds, "seed": seed, "val_fraction": val_fraction, "stratify": stratify,
                   "datalist": str(datalist_path), "fold_of_patient": owner}
-    folds_file = out_dir / "folds.json"
-    if folds_file.is_file():
-        earlier = json.loads(folds_file.read_text())
-        if earlier.get("fold_of_patient") != owner or earlier.get("val_fraction") != val_fraction:
-            raise CrossValidationError(f"{folds_file}: an earlier CV in {out_dir} used other folds; choose another "
-                                       "--out (nothing was changed)")
-    source = Path(train_from).resolve() if train_from is not None else None
-    if source is not None:
-        source_folds = source / "folds.json"
-        if not source_folds.is_file() or json.loads(source_folds.read_text()).get("fold_of_patient") != owner:
-            raise CrossValidationError(f"{source_folds}: train_from must be a CV of the same folds (same datalist, "
-                                       "n_folds, seed and val_fraction)")
-        if source == out_dir:
-            raise CrossValidationError(f"{out_dir}: train_from is the output folder itself")
-    write_json(assignment, folds_file)
+    source = _check_earlier_runs(out_dir, assignment, train_from)
+    write_json(assignment, out_dir / "folds.json")
     fold_dirs = [_Fold(out_dir, k) for k in range(n_folds)]
     for fold, part in zip(fold_dirs, folds):
         if not fold.datalist.is_file():
@@ -346,34 +324,10 @@ def run_cross_validation(
     if folds_only:
         return assignment
 
-    configs_dir = bundle_dir / "configs"
-    base = [python, "-m", "monai.bundle", "run"]
-    meta = ["--meta_file", str(configs_dir / "metadata.json"), "--logging_file", str(configs_dir / "logging.conf")]
-    extra = [a for k, v in overrides.items() for a in (f"--{k}", _cli_value(v))]
     cv_start = time.perf_counter()
     infer_overrides = dict(infer_overrides or {})
     for fold in fold_dirs:
-        bundle_root = fold.bundle_root if source is None else _Fold(source, fold.k).bundle_root
-        if source is not None and not (bundle_root / "models" / "model.pt").is_file():
-            raise CrossValidationError(f"{bundle_root / 'models' / 'model.pt'}: fold {fold.k} of train_from has no "
-                                       "trained model")
-        common = [*meta, "--bundle_root", str(bundle_root), "--datalist", str(fold.datalist), *extra]
-        if source is None and not fold.done("training"):
-            layers = json.dumps([str(configs_dir / "train.json"), *config_paths])
-            seconds = _run_step([*base, "training", "--config_file", layers, *common], fold.dir / "training.log",
-                                f"fold {fold.k} training")
-            fold.mark("training", seconds)
-        infer_settings = {**{k: v for k, v in _INFER_OVERRIDES[kind].items() if k not in overrides},
-                          **infer_overrides}
-        infer_extra = [a for k, v in infer_settings.items() for a in (f"--{k}", _cli_value(v))]
-        for split in _INFER_SPLITS[kind]:
-            step = f"inferring_{split}"
-            if not fold.done(step):
-                layers = json.dumps([str(configs_dir / "inference.json"), *config_paths])
-                seconds = _run_step([*base, "inferring", "--config_file", layers, *common, *infer_extra,
-                                     "--output_dir", str(fold.output_dir(kind, split)), "--infer_split", split],
-                                    fold.dir / f"{step}.log", f"fold {fold.k} inference on its {split} women")
-                fold.mark(step, seconds)
+        _run_fold(fold, kind, bundle_dir / "configs", config_paths, overrides, infer_overrides, source, python)
 
     if kind == "classification":
         report = _score_classification(bundle_dir, fold_dirs, folds, out_dir, task, include_normal, n_resamples,
@@ -397,6 +351,74 @@ def run_cross_validation(
     write_json(report, out_dir / "cv_report.json")
     _atomic_write_text(out_dir / "cv_report.md", format_cv_markdown(report))
     return report
+
+
+def _usable_folds(items: Sequence[Mapping[str, Any]], kind: str, task: Any, include_normal: bool,
+                  lesion_types: Sequence[str], datalist_path: Path, **fold_args: Any) -> list[dict[str, Any]]:
+    """The fold datalists, refused (naming what is missing) when a fold could not be trained or scored."""
+    try:
+        folds = cv_fold_datalists(items, **fold_args)
+    except ValueError as e:
+        raise CrossValidationError(f"{datalist_path}: {e}") from e
+    problems = (_class_problems(folds, task, include_normal) if kind == "classification"
+                else _lesion_problems(folds, lesion_types))
+    if problems:
+        what = f"task {task!r}" if kind == "classification" else f"{kind} of {list(lesion_types)}"
+        shown = "; ".join(problems[:6]) + (f"; and {len(problems) - 6} more" if len(problems) > 6 else "")
+        raise CrossValidationError(f"{datalist_path}: {what} cannot be cross-validated in {len(folds)} folds: "
+                                   f"{shown}")
+    return folds
+
+
+def _check_earlier_runs(out_dir: Path, assignment: Mapping[str, Any],
+                        train_from: str | os.PathLike | None) -> Path | None:
+    """An earlier CV in ``out_dir`` must have the same folds (it is resumed); ``train_from`` too (its models are
+    used). Returns ``train_from`` resolved."""
+    owner = assignment["fold_of_patient"]
+    folds_file = out_dir / "folds.json"
+    if folds_file.is_file():
+        earlier = json.loads(folds_file.read_text())
+        if earlier.get("fold_of_patient") != owner or earlier.get("val_fraction") != assignment["val_fraction"]:
+            raise CrossValidationError(f"{folds_file}: an earlier CV in {out_dir} used other folds; choose another "
+                                       "--out (nothing was changed)")
+    if train_from is None:
+        return None
+    source = Path(train_from).resolve()
+    source_folds = source / "folds.json"
+    if not source_folds.is_file() or json.loads(source_folds.read_text()).get("fold_of_patient") != owner:
+        raise CrossValidationError(f"{source_folds}: train_from must be a CV of the same folds (same datalist, "
+                                   "n_folds, seed and val_fraction)")
+    if source == out_dir:
+        raise CrossValidationError(f"{out_dir}: train_from is the output folder itself")
+    return source
+
+
+def _run_fold(fold: _Fold, kind: str, configs_dir: Path, config_paths: Sequence[str], overrides: Mapping[str, Any],
+              infer_overrides: Mapping[str, Any], source: Path | None, python: str) -> None:
+    """Train one fold (unless done, or its model comes from ``source``) and predict its women."""
+    base = [python, "-m", "monai.bundle", "run"]
+    bundle_root = fold.bundle_root if source is None else _Fold(source, fold.k).bundle_root
+    if source is not None and not (bundle_root / "models" / "model.pt").is_file():
+        raise CrossValidationError(f"{bundle_root / 'models' / 'model.pt'}: fold {fold.k} of train_from has no "
+                                   "trained model")
+    common = ["--meta_file", str(configs_dir / "metadata.json"), "--logging_file", str(configs_dir / "logging.conf"),
+              "--bundle_root", str(bundle_root), "--datalist", str(fold.datalist),
+              *(a for k, v in overrides.items() for a in (f"--{k}", _cli_value(v)))]
+    if source is None and not fold.done("training"):
+        layers = json.dumps([str(configs_dir / "train.json"), *config_paths])
+        seconds = _run_step([*base, "training", "--config_file", layers, *common], fold.dir / "training.log",
+                            f"fold {fold.k} training")
+        fold.mark("training", seconds)
+    infer_settings = {**{k: v for k, v in _INFER_OVERRIDES[kind].items() if k not in overrides}, **infer_overrides}
+    infer_extra = [a for k, v in infer_settings.items() for a in (f"--{k}", _cli_value(v))]
+    for split in _INFER_SPLITS[kind]:
+        step = f"inferring_{split}"
+        if not fold.done(step):
+            layers = json.dumps([str(configs_dir / "inference.json"), *config_paths])
+            seconds = _run_step([*base, "inferring", "--config_file", layers, *common, *infer_extra,
+                                 "--output_dir", str(fold.output_dir(kind, split)), "--infer_split", split],
+                                fold.dir / f"{step}.log", f"fold {fold.k} inference on its {split} women")
+            fold.mark(step, seconds)
 
 
 def _score_classification(bundle_dir: Path, fold_dirs: Sequence[_Fold], folds: Sequence[Mapping[str, Any]],
