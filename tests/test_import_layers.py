@@ -52,7 +52,7 @@ def test_import_layers_kept():
     """``lint-imports`` on this checkout (not an installed copy): every contract kept."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     code = ("import sys; from importlinter.cli import lint_imports; "
-            "sys.exit(lint_imports(config_filename='pyproject.toml', no_cache=True, no_logo=True))")
+            "sys.exit(lint_imports(config_filename='pyproject.toml', no_cache=True))")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 0, f"import contract broken:\n{result.stdout}\n{result.stderr}"
