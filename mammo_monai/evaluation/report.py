@@ -8,6 +8,7 @@ writers use. Both are re-exported here.
 
 Example:
     >>> import tempfile, os
+    >>> import numpy as np
     >>> d = tempfile.mkdtemp()
     >>> _ = write_json({"dice": float("nan"), "n": np.int64(3)}, os.path.join(d, "s.json"))
     >>> open(os.path.join(d, "s.json")).read().split()
@@ -18,8 +19,6 @@ Example:
 """
 
 from __future__ import annotations
-
-import numpy as np  # noqa: F401 (the doctest's namespace)
 
 from mammo_monai.inference.overlay import (
     CAPTION_HEIGHT,
