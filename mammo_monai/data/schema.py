@@ -1,4 +1,4 @@
-"""The datalist item schema: the one place where the keys every indexer, transform and evaluator share live.
+"""The datalist item schema: the item layout, its builders and the datalist file (keys in :mod:`mammo_monai.keys`).
 
 A datalist is a MONAI "decathlon" style JSON object ``{"training": [...], "validation": [...],
 "test": [...]}`` (readable by :func:`monai.data.load_decathlon_datalist`) with one item per image::
@@ -39,6 +39,29 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+# The keys and their vocabulary live one layer down (mammo_monai.keys, readable by transforms and networks);
+# re-exported here, where the item layout is documented, so that every existing import keeps working.
+from ..keys import (
+    BOX,
+    CENTER,
+    CONTRALATERAL_IMAGE,
+    IMAGE,
+    LABEL,
+    LATERALITIES,
+    LATERALITY,
+    LESION_TYPES,
+    LESIONS,
+    OTHER_SIDE,
+    PATHOLOGIES,
+    PATHOLOGY,
+    PATIENT_ID,
+    RADIUS,
+    SPLITS,
+    TYPE,
+    VIEW,
+    normalise_laterality,
+)
+
 __all__ = [
     "CONTRALATERAL_IMAGE",
     "IMAGE",
@@ -61,30 +84,6 @@ __all__ = [
     "write_datalist",
 ]
 
-# item keys
-IMAGE = "image"
-LABEL = "label"
-PATIENT_ID = "patient_id"
-LATERALITY = "laterality"
-VIEW = "view"
-PATHOLOGY = "pathology"
-LESIONS = "lesions"
-#: the other breast's image of the same woman and view (:func:`mammo_monai.data.pairing.add_contralateral_images`)
-CONTRALATERAL_IMAGE = "contralateral_image"
-
-# lesion keys
-TYPE = "type"
-CENTER = "center"
-RADIUS = "radius"
-BOX = "box"
-
-SPLITS = ("training", "validation", "test")
-LATERALITIES = ("L", "R")
-#: the other breast's laterality
-OTHER_SIDE = {"L": "R", "R": "L"}
-PATHOLOGIES = ("normal", "benign", "malignant")  # ordered from least to most severe
-LESION_TYPES = ("mass", "calcification", "architectural_distortion", "asymmetry", "other")
-
 _PATHOLOGY_ALIASES = {
     "normal": "normal",
     "norm": "normal",
@@ -94,7 +93,6 @@ _PATHOLOGY_ALIASES = {
     "malignant": "malignant",
     "m": "malignant",
 }
-_LATERALITY_ALIASES = {"l": "L", "left": "L", "r": "R", "right": "R"}
 
 
 def normalise_pathology(value: str) -> str:
@@ -107,13 +105,6 @@ def normalise_pathology(value: str) -> str:
     if key not in _PATHOLOGY_ALIASES:
         raise ValueError(f"unknown pathology {value!r}; expected one of {sorted(_PATHOLOGY_ALIASES)}")
     return _PATHOLOGY_ALIASES[key]
-
-
-def normalise_laterality(value: str | None) -> str | None:
-    """``"LEFT"``/``"l"``/``"L"`` -> ``"L"``, right likewise; ``None`` or anything else -> ``None``."""
-    if value is None:
-        return None
-    return _LATERALITY_ALIASES.get(str(value).strip().lower())
 
 
 def worst_pathology(lesions: Iterable[Mapping[str, Any]]) -> str:

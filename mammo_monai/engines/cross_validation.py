@@ -58,7 +58,7 @@ from mammo_monai.evaluation.cross_validation import (
     shipped_threshold,
 )
 from mammo_monai.evaluation.inputs import resolve_datalist_path
-from mammo_monai.evaluation.report import _atomic_write_text, write_json
+from mammo_monai.io.writers import atomic_write_text, write_json
 
 __all__ = ["BUNDLE_KINDS", "CrossValidationError", "bundle_setting", "run_cross_validation"]
 
@@ -242,7 +242,7 @@ def _pool_csv(files: Sequence[Path], out: Path) -> Path:
     writer = csv.DictWriter(buffer, fieldnames=header or ["image"])
     writer.writeheader()
     writer.writerows(rows)
-    return _atomic_write_text(out, buffer.getvalue())
+    return atomic_write_text(out, buffer.getvalue())
 
 
 def run_cross_validation(
@@ -349,7 +349,7 @@ def run_cross_validation(
                             *(["--train_from", str(train_from)] if train_from is not None else [])]),
     )
     write_json(report, out_dir / "cv_report.json")
-    _atomic_write_text(out_dir / "cv_report.md", format_cv_markdown(report))
+    atomic_write_text(out_dir / "cv_report.md", format_cv_markdown(report))
     return report
 
 

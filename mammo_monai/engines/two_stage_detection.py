@@ -35,7 +35,6 @@ from mammo_monai.data.folds import cv_fold_datalists, fold_of_patient
 from mammo_monai.data.schema import IMAGE, LESIONS, PATIENT_ID, SPLITS, load_datalist
 from mammo_monai.evaluation import evaluate_detection
 from mammo_monai.evaluation.inputs import resolve_datalist_path
-from mammo_monai.evaluation.report import _atomic_write_text, write_json
 from mammo_monai.inference.blob_candidates import (
     CONTRALATERAL_FEATURES,
     FEATURE_NAMES,
@@ -43,6 +42,7 @@ from mammo_monai.inference.blob_candidates import (
     candidate_features,
 )
 from mammo_monai.inference.detection import grid_to_original
+from mammo_monai.io.writers import atomic_write_text, write_json
 from mammo_monai.transforms import ContralateralChanneld, full_mammogram_transforms
 from mammo_monai.transforms.utils import BREAST_MASK_KEY
 
@@ -259,7 +259,7 @@ def cross_validate_two_stage(datalist: str | Path, out: str | Path, n_folds: int
                "extract_seconds": extract_s, "wall_seconds": time.perf_counter() - start, "arms": arms,
                "command": f"mammo-monai two_stage_cv --datalist {datalist} --out {out} --folds {n_folds} --seed {seed}"}
     write_json(summary, out_dir / "two_stage_report.json")
-    _atomic_write_text(out_dir / "two_stage_report.md", format_two_stage_markdown(summary))
+    atomic_write_text(out_dir / "two_stage_report.md", format_two_stage_markdown(summary))
     return summary
 
 

@@ -130,7 +130,7 @@ class ClassificationProbabilitySaver:
     def _write(self, _engine: Any = None) -> None:
         import torch.distributed as dist
 
-        from mammo_monai.evaluation.report import write_csv
+        from mammo_monai.io.writers import write_csv
 
         rows = self.rows
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:

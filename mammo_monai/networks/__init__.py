@@ -1,10 +1,7 @@
-"""Networks MONAI lacks; importing this package registers them (``"$import mammo_monai.networks"`` in configs)."""
+"""Networks MONAI lacks. Importing this package registers nothing: call :func:`register_vgg_encoders` (in a bundle
+config, ``"_requires_": "$mammo_monai.networks.register_vgg_encoders()"`` on the ``FlexibleUNet``) to add the VGG16(-BN)
+encoder to MONAI's ``FlexibleUNet`` backbones."""
 
-from monai.networks.nets.flexible_unet import FLEXUNET_BACKBONE
+from .vgg_encoder import VGGEncoder, load_vgg_weights, register_vgg_encoders
 
-from .vgg_encoder import VGGEncoder, load_vgg_weights
-
-if "vgg16_bn" not in FLEXUNET_BACKBONE.register_dict:
-    FLEXUNET_BACKBONE.register_class(VGGEncoder)
-
-__all__ = ["VGGEncoder", "load_vgg_weights"]
+__all__ = ["VGGEncoder", "load_vgg_weights", "register_vgg_encoders"]

@@ -1,9 +1,10 @@
-"""A VGG16 / VGG16-BN encoder registered as a MONAI ``FlexibleUNet`` backbone (the seeds' mass-segmentation net).
+"""A VGG16 / VGG16-BN encoder for MONAI's ``FlexibleUNet`` (the seeds' mass-segmentation net).
 
 MONAI's ``FlexibleUNet`` ships EfficientNet and ResNet encoders; the public mammography U-Nets this project
-is compared against use VGG16(-BN). :class:`VGGEncoder` implements ``monai.networks.blocks.BaseEncoder`` and
-is registered on import of :mod:`mammo_monai.networks`, so a config can say
-``{"_target_": "FlexibleUNet", "backbone": "vgg16_bn", ...}`` after ``"$import mammo_monai.networks"``.
+is compared against use VGG16(-BN). :class:`VGGEncoder` implements ``monai.networks.blocks.BaseEncoder``;
+:func:`register_vgg_encoders` adds it to MONAI's ``FLEXUNET_BACKBONE`` registry (explicitly: importing the
+package registers nothing), so a config can say ``{"_target_": "FlexibleUNet", "_requires_":
+"$mammo_monai.networks.register_vgg_encoders()", "backbone": "vgg16_bn", ...}``.
 
 - Features: torchvision's layout (``features.N`` indices, 13 convolutions, 5 max-pools), so a torchvision
   ``vgg16``/``vgg16_bn`` state dict loads as it is. The encoder outputs the five pooled feature maps
@@ -14,8 +15,10 @@ is registered on import of :mod:`mammo_monai.networks`, so a config can say
   loaded into a 1-channel input are summed over the colour channels (the usual grey-scale adaptation).
 
 Example:
-    >>> import torch, mammo_monai.networks
+    >>> import torch
     >>> from monai.networks.nets import FlexibleUNet
+    >>> register_vgg_encoders()
+    ['vgg16', 'vgg16_bn']
     >>> net = FlexibleUNet(in_channels=1, out_channels=1, backbone="vgg16_bn", spatial_dims=2)
     >>> net(torch.zeros(1, 1, 64, 64)).shape
     torch.Size([1, 1, 64, 64])
@@ -30,7 +33,7 @@ import torch
 from monai.networks.blocks import BaseEncoder
 from torch import nn
 
-__all__ = ["VGGEncoder", "load_vgg_weights"]
+__all__ = ["VGGEncoder", "load_vgg_weights", "register_vgg_encoders"]
 
 _CFG = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
 
@@ -129,3 +132,16 @@ class VGGEncoder(nn.Module, BaseEncoder):
     @classmethod
     def get_encoder_names(cls) -> list[str]:
         return cls.backbone_names
+
+
+def register_vgg_encoders() -> list[str]:
+    """Register :class:`VGGEncoder` as a ``FlexibleUNet`` backbone (``"vgg16"``, ``"vgg16_bn"``); idempotent.
+
+    Call it before building a ``FlexibleUNet`` with a VGG backbone: in a bundle config, as the network's
+    ``"_requires_": "$mammo_monai.networks.register_vgg_encoders()"``. Returns the backbone names.
+    """
+    from monai.networks.nets.flexible_unet import FLEXUNET_BACKBONE
+
+    if not set(VGGEncoder.backbone_names) <= set(FLEXUNET_BACKBONE.register_dict):
+        FLEXUNET_BACKBONE.register_class(VGGEncoder)
+    return list(VGGEncoder.backbone_names)

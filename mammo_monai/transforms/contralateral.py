@@ -37,7 +37,7 @@ from monai.config import KeysCollection
 from monai.data import MetaTensor
 from monai.transforms import MapTransform
 
-from mammo_monai.data.schema import CONTRALATERAL_IMAGE, LATERALITY, OTHER_SIDE, VIEW, normalise_laterality
+from mammo_monai.keys import CONTRALATERAL_IMAGE, LATERALITY, OTHER_SIDE, VIEW, normalise_laterality
 
 __all__ = ["CONTRALATERAL_MODES", "ContralateralChanneld"]
 

@@ -37,7 +37,7 @@ from monai.data.meta_obj import get_track_meta
 from monai.transforms import Flip, InvertibleTransform, MapTransform
 from monai.utils import TraceKeys, convert_to_tensor
 
-from mammo_monai.data.schema import normalise_laterality
+from mammo_monai.keys import normalise_laterality
 
 from .utils import CHEST_WALL_SIDE, image_plane, item_laterality
 

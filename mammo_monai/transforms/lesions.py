@@ -40,7 +40,7 @@ from monai.data import MetaTensor
 from monai.transforms import MapTransform, Transform
 from monai.utils import TraceKeys, TransformBackends, ensure_tuple
 
-from mammo_monai.data.schema import LESION_TYPES
+from mammo_monai.keys import LESION_TYPES
 
 __all__ = ["LesionMask", "LesionMaskd", "LesionRegion", "check_original_grid", "lesion_class", "lesion_regions"]
 

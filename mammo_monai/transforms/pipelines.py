@@ -37,7 +37,7 @@ from typing import Any
 
 from monai.transforms import Compose
 
-from mammo_monai.data.schema import LESION_TYPES
+from mammo_monai.keys import LESION_TYPES
 
 from .augment import mammography_train_augmentations_config
 from .utils import BREAST_MASK_KEY

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from monai.data import MetaTensor
 
-from mammo_monai.data.schema import normalise_laterality
+from mammo_monai.keys import normalise_laterality
 
 __all__ = [
     "BREAST_MASK_KEY",

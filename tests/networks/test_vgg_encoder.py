@@ -1,13 +1,54 @@
-"""The VGG16(-BN) FlexibleUNet backbone: shapes, user-supplied weights (never downloaded), TorchScript."""
+"""The VGG16(-BN) FlexibleUNet backbone: explicit registration, shapes, user-supplied weights (never downloaded),
+TorchScript."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 from monai.networks.nets import FlexibleUNet
 
-import mammo_monai.networks  # noqa: F401  (registers the backbone)
-from mammo_monai.networks import VGGEncoder
+from mammo_monai.networks import VGGEncoder, register_vgg_encoders
+
+ROOT = Path(__file__).resolve().parents[2]
+
+register_vgg_encoders()
+
+
+def _fresh_python(code: str) -> str:
+    """Run ``code`` in a new interpreter (MONAI's backbone registry starts empty of VGG there) on this checkout."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_import_registers_nothing_and_registration_is_explicit():
+    out = _fresh_python(
+        "from monai.networks.nets.flexible_unet import FLEXUNET_BACKBONE as B\n"
+        "import mammo_monai.networks as n\n"
+        "print('vgg16_bn' in B.register_dict)\n"
+        "print(n.register_vgg_encoders(), n.register_vgg_encoders())\n"
+        "print(sorted(k for k in B.register_dict if k.startswith('vgg')))\n")
+    assert out.split("\n")[:3] == ["False", "['vgg16', 'vgg16_bn'] ['vgg16', 'vgg16_bn']", "['vgg16', 'vgg16_bn']"]
+
+
+def test_mass_segmentation_configs_register_the_backbone():
+    """The bundle's network resolves from its configs alone (``_requires_`` calls the registration)."""
+    bundle = ROOT / "bundles" / "mammo_mass_segmentation" / "configs"
+    out = _fresh_python(
+        "from monai.bundle import ConfigParser\n"
+        "for name in ('train.json', 'inference.json'):\n"
+        "    parser = ConfigParser()\n"
+        f"    parser.read_config('{bundle}/' + name)\n"
+        "    net = parser.get_parsed_content('network_def')\n"
+        "    print(name, type(net).__name__, type(net.encoder).__name__)\n")
+    assert out.split("\n")[:2] == ["train.json FlexibleUNet VGGEncoder", "inference.json FlexibleUNet VGGEncoder"]
 
 
 @pytest.mark.parametrize("backbone", ["vgg16", "vgg16_bn"])

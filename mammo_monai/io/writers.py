@@ -1,0 +1,92 @@
+"""Atomic writers for the project's text outputs: plain text, JSON (NaN-safe) and CSV rows.
+
+Every layer that writes a report or a table uses these (the classifiers' probabilities CSV in
+:mod:`mammo_monai.inference`, the evaluators' reports, the cross-validation runners), so they live at the bottom
+of the import layers. A file is written to a temporary name beside it and renamed, so a crash never leaves half a
+file. JSON has no NaN/inf, so they are written as ``null``; CSV cells hold ``""`` for NaN/None.
+(:mod:`mammo_monai.evaluation.report` re-exports them under their old names.)
+
+Example:
+    >>> import tempfile, os
+    >>> d = tempfile.mkdtemp()
+    >>> _ = write_json({"dice": float("nan"), "n": np.int64(3)}, os.path.join(d, "s.json"))
+    >>> open(os.path.join(d, "s.json")).read().split()
+    ['{', '"dice":', 'null,', '"n":', '3', '}']
+    >>> _ = write_csv([{"a": 0.5, "b": None}], os.path.join(d, "t.csv"), ["a", "b"])
+    >>> open(os.path.join(d, "t.csv")).read().split()
+    ['a,b', '0.5,']
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["atomic_write_text", "jsonable", "write_csv", "write_json"]
+
+
+def jsonable(obj: Any) -> Any:
+    """``obj`` with numpy scalars/arrays, paths and tuples made JSON types, and NaN/inf as ``None``."""
+    if isinstance(obj, Mapping):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return [jsonable(v) for v in obj.tolist()]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, os.PathLike):
+        return str(obj)
+    return obj
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (temporary file in the same folder + rename); parents are created."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json(obj: Any, path: str | os.PathLike) -> Path:
+    """Write ``obj`` as indented JSON (via :func:`jsonable`: NaN/inf -> ``null``), atomically."""
+    return atomic_write_text(path, json.dumps(jsonable(obj), indent=1, allow_nan=False) + "\n")
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return "" if not math.isfinite(value) else repr(round(value, 6))
+    return value
+
+
+def write_csv(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike, fieldnames: Sequence[str]) -> Path:
+    """Write ``rows`` (dicts; keys beyond ``fieldnames`` ignored) as CSV with a header, atomically.
+    Floats are rounded to 6 decimals; NaN, inf and ``None`` become empty cells."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(fieldnames), extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _cell(row.get(k)) for k in fieldnames})
+    return atomic_write_text(path, buffer.getvalue())
