@@ -3,13 +3,15 @@
 :func:`decode_pixel_data` is what :func:`~mammo_monai.io.dicom.read_dicom_mammogram` calls. By default
 (``decoder=None``) it tries, in order:
 
-1. **dicomsdl** (:mod:`mammo_monai.io.dicomsdl_decoder`) for the compressed syntaxes it decodes, when it
-   imports (it is optional at run time);
+1. **dicomsdl** (:mod:`mammo_monai.io.dicomsdl_decoder`) for the compressed syntaxes it decodes safely
+   (:data:`DICOMSDL_FIRST`: JPEG, JPEG-LS, JPEG 2000; not RLE, see there), when it imports (it is optional at
+   run time);
 2. **pydicom** with the fastest installed plugin for the syntax (below), then any installed plugin.
 
 Uncompressed (native) little-endian pixel data is read by pydicom: the reader has its bytes in memory already,
 so there is nothing to decode. ``decoder="dicomsdl"`` or ``decoder="pydicom"`` forces one path (for comparisons
-and tests); ``decoding_plugin`` forces one pydicom plugin. ``meta["decoder"]`` says which one ran:
+and tests; dicomsdl forced on RLE only for trusted files: a corrupt RLE stream aborts the process);
+``decoding_plugin`` forces one pydicom plugin. ``meta["decoder"]`` says which one ran:
 ``"dicomsdl"``, a pydicom plugin name (``"pylibjpeg"``, ``"gdcm"``, ...) or ``"native"``.
 
 pydicom ships several decoding plugins per compressed transfer syntax and, left alone, tries them in
@@ -21,7 +23,7 @@ installed (single-frame greyscale RLE even goes to pylibjpeg-rle directly, see :
 =====================  ====================================================================
 transfer syntax         decoders, in the order tried
 =====================  ====================================================================
-RLE Lossless            dicomsdl, pylibjpeg (pylibjpeg-rle), pydicom (numpy)
+RLE Lossless            pylibjpeg (pylibjpeg-rle), pydicom (numpy); not dicomsdl (see DICOMSDL_FIRST)
 JPEG baseline/extended  dicomsdl, pylibjpeg (libjpeg), gdcm, pillow
 JPEG lossless (P14)     dicomsdl, pylibjpeg (libjpeg), gdcm
 JPEG-LS                 dicomsdl, pyjpegls (CharLS), pylibjpeg (libjpeg), gdcm
@@ -95,8 +97,13 @@ DECODER_PREFERENCE.update(dict.fromkeys(_JPEG_LOSSLESS, ("pylibjpeg", "gdcm")))
 DECODER_PREFERENCE.update(dict.fromkeys(_JPEG_LS, ("pyjpegls", "pylibjpeg", "gdcm")))
 DECODER_PREFERENCE.update(dict.fromkeys(_J2K + _HTJ2K, ("pylibjpeg", "gdcm", "pillow")))
 
-#: Compressed syntaxes dicomsdl decodes first by default (native pixel data is read by pydicom: nothing to decode).
-DICOMSDL_FIRST: frozenset[str] = frozenset(ts for ts in DICOMSDL_SYNTAXES if uid.UID(ts).is_compressed)
+#: Compressed syntaxes dicomsdl decodes first by default. Not native pixel data (pydicom has its bytes in memory:
+#: nothing to decode), and not RLE: dicomsdl 0.109's RLE decoder writes past its buffer on a segment that decodes to
+#: more bytes than the frame holds (a corrupt file) and the process aborts ("double free or corruption"), which
+#: nothing can catch; pylibjpeg-rle raises instead (a Rust panic, caught) and is as fast on the CBIS-DDSM films.
+DICOMSDL_FIRST: frozenset[str] = frozenset(
+    ts for ts in DICOMSDL_SYNTAXES if uid.UID(ts).is_compressed and ts != uid.RLELossless
+)
 
 #: Largest difference per pixel between dicomsdl and pydicom's plugins on lossy syntaxes, measured on pydicom's
 #: JPEG files (IJG vs libjpeg IDCT rounding); lossless syntaxes and JPEG 2000 (OpenJPEG in both) must be equal.
@@ -333,7 +340,9 @@ def _decode_with_pydicom(
     if ts == uid.RLELossless and decoding_plugin == "pylibjpeg":
         try:
             arr = _decode_rle_direct(ds)
-        except Exception as e:  # a damaged stream: pydicom's path below reports it (or decodes what it can)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as e:  # a damaged stream (pylibjpeg-rle panics: a BaseException): pydicom reports it
             tried["pylibjpeg-rle"] = f"{type(e).__name__}: {e}"
             arr = None
         if arr is not None:
@@ -342,14 +351,18 @@ def _decode_with_pydicom(
         name = plugin or ("native" if not ts.is_compressed else "pydicom (any installed plugin)")
         try:
             arr = _pydicom_pixel_array(ds, plugin)
-        except Exception as e:
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as e:  # the plugins are native code too: a Rust panic is not an Exception
             tried[name] = f"{type(e).__name__}: {e}"
             continue
         return arr, ("pydicom-default" if name.startswith("pydicom (") else name)
     if ts in _JPEG_LOSSY:
         try:
             arr = _with_repaired_scan(ds, attempts[0])
-        except Exception as e:
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as e:
             tried[f"{attempts[0] or 'pydicom'} (scan header repaired)"] = f"{type(e).__name__}: {e}"
             arr = None
         if arr is not None:

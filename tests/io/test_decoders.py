@@ -11,7 +11,7 @@ import pydicom
 import pytest
 from monai.transforms import LoadImage
 from pydicom.encaps import encapsulate
-from pydicom.uid import JPEGExtended12Bit, JPEGLossless, JPEGLosslessSV1, RLELossless
+from pydicom.uid import JPEG2000Lossless, JPEGExtended12Bit, JPEGLossless, JPEGLosslessSV1, RLELossless
 
 from mammo_monai.io import (
     MammogramReader,
@@ -62,6 +62,14 @@ def rle_file(tmp_path, mammo_array) -> Path:
 
 
 @pytest.fixture
+def j2k_file(tmp_path, mammo_array) -> Path:
+    """A lossless JPEG 2000 file: a syntax dicomsdl decodes first by default."""
+    if not encoder_available(JPEG2000Lossless):
+        pytest.skip("no JPEG 2000 encoder installed")
+    return write_dicom(tmp_path / "j2k.dcm", mammo_array, transfer_syntax=JPEG2000Lossless)
+
+
+@pytest.fixture
 def fake_dicomsdl(monkeypatch):
     """Install a stand-in for the dicomsdl module; returns a setter for what its calls do."""
 
@@ -77,54 +85,57 @@ def fake_dicomsdl(monkeypatch):
 
 
 @needs_dicomsdl
-def test_dicomsdl_first_for_compressed_pydicom_for_native():
-    assert decoder_order(RLELossless)[:2] == ("dicomsdl", "pylibjpeg")
+def test_dicomsdl_first_for_compressed_but_rle_pydicom_for_native():
     assert decoder_order(JPEGExtended12Bit)[:2] == ("dicomsdl", "pylibjpeg")
-    assert decoder_order(pydicom.uid.JPEG2000)[0] == "dicomsdl"
+    assert decoder_order(JPEGLosslessSV1)[:2] == ("dicomsdl", "pylibjpeg")
+    assert decoder_order(pydicom.uid.JPEG2000)[:2] == ("dicomsdl", "pylibjpeg")
+    assert decoder_order(pydicom.uid.JPEGLSLossless)[0] == "dicomsdl"
+    assert decoder_order(RLELossless) == ("pylibjpeg", "pydicom")  # dicomsdl's RLE aborts on corrupt data
     assert decoder_order(pydicom.uid.ExplicitVRLittleEndian) == ("native",)  # bytes already read: nothing to decode
     assert decoder_order(pydicom.uid.ExplicitVRLittleEndian, "dicomsdl") == ("dicomsdl",)
-    assert "dicomsdl" not in decoder_order(RLELossless, "pydicom")
+    assert decoder_order(RLELossless, "dicomsdl") == ("dicomsdl",)
+    assert "dicomsdl" not in decoder_order(pydicom.uid.JPEG2000, "pydicom")
 
 
-def test_dicomsdl_that_does_not_import_falls_back_silently(rle_file, mammo_array, monkeypatch):
+def test_dicomsdl_that_does_not_import_falls_back_silently(j2k_file, mammo_array, monkeypatch):
     import sys
 
     monkeypatch.setitem(sys.modules, "dicomsdl", None)  # "import dicomsdl" raises ImportError
     monkeypatch.setattr(dicomsdl_decoder, "_module", dicomsdl_decoder._UNSET)
     assert not dicomsdl_available()
-    arr, meta = read_dicom_mammogram(rle_file)
+    arr, meta = read_dicom_mammogram(j2k_file)
     np.testing.assert_array_equal(arr, mammo_array)
     assert meta["decoder"] == "pylibjpeg"
-    with pytest.raises(UnsupportedTransferSyntaxError, match=r"rle.dcm: decoder='dicomsdl' but dicomsdl is not impor"):
-        read_dicom_mammogram(rle_file, decoder="dicomsdl")
+    with pytest.raises(UnsupportedTransferSyntaxError, match=r"j2k.dcm: decoder='dicomsdl' but dicomsdl is not impor"):
+        read_dicom_mammogram(j2k_file, decoder="dicomsdl")
 
 
 class FakePanic(BaseException):
     """What a panic inside a native extension surfaces as: a BaseException that is not an Exception."""
 
 
-def test_dicomsdl_panic_becomes_our_error_and_auto_falls_back(rle_file, mammo_array, fake_dicomsdl):
+def test_dicomsdl_panic_becomes_our_error_and_auto_falls_back(j2k_file, mammo_array, fake_dicomsdl):
     def panic(path):
         raise FakePanic("called `Option::unwrap()` on a `None` value")
 
     fake_dicomsdl(open_file=panic)
     with pytest.raises(PixelDataDecodeError) as info:
-        read_dicom_mammogram(rle_file, decoder="dicomsdl")
+        read_dicom_mammogram(j2k_file, decoder="dicomsdl")
     message = str(info.value)
-    assert message.startswith(str(rle_file)) and "RLE Lossless (1.2.840.10008.1.2.5)" in message
+    assert message.startswith(str(j2k_file)) and "(Lossless Only) (1.2.840.10008.1.2.4.90)" in message
     assert "dicomsdl: FakePanic: called `Option::unwrap()`" in message and list(info.value.tried) == ["dicomsdl"]
-    arr, meta = read_dicom_mammogram(rle_file)  # the default goes on to pydicom's plugins
+    arr, meta = read_dicom_mammogram(j2k_file)  # the default goes on to pydicom's plugins
     np.testing.assert_array_equal(arr, mammo_array)
     assert meta["decoder"] == "pylibjpeg"
 
 
-def test_keyboard_interrupt_is_not_swallowed(rle_file, fake_dicomsdl):
+def test_keyboard_interrupt_is_not_swallowed(j2k_file, fake_dicomsdl):
     def interrupted(path):
         raise KeyboardInterrupt
 
     fake_dicomsdl(open_file=interrupted)
     with pytest.raises(KeyboardInterrupt):
-        read_dicom_mammogram(rle_file)
+        read_dicom_mammogram(j2k_file)
 
 
 @pytest.mark.parametrize(
@@ -136,11 +147,11 @@ def test_keyboard_interrupt_is_not_swallowed(rle_file, fake_dicomsdl):
         ({"Rows": 64, "Cols": 48, "SamplesPerPixel": 1, "BitsAllocated": 16, "dtype": "h"}, "would return 'h'"),
     ],
 )
-def test_dicomsdl_output_is_checked_against_the_header(rle_file, mammo_array, fake_dicomsdl, info, complaint):
+def test_dicomsdl_output_is_checked_against_the_header(j2k_file, mammo_array, fake_dicomsdl, info, complaint):
     fake_dicomsdl(info=info)
     with pytest.raises(PixelDataDecodeError, match=complaint):
-        read_dicom_mammogram(rle_file, decoder="dicomsdl")
-    arr, meta = read_dicom_mammogram(rle_file)
+        read_dicom_mammogram(j2k_file, decoder="dicomsdl")
+    arr, meta = read_dicom_mammogram(j2k_file)
     assert meta["decoder"] == "pylibjpeg"
     np.testing.assert_array_equal(arr, mammo_array)
 
@@ -162,12 +173,12 @@ def test_dicomsdl_forced_on_a_syntax_it_does_not_decode(tmp_path, mammo_array):
 
 
 @needs_dicomsdl
-def test_reader_forces_a_decoder(rle_file, mammo_array):
+def test_reader_forces_a_decoder(j2k_file, mammo_array):
     for decoder, expected in (("pydicom", "pylibjpeg"), ("dicomsdl", "dicomsdl"), (None, "dicomsdl")):
-        img = LoadImage(reader=MammogramReader(decoder=decoder), image_only=True)(str(rle_file))
+        img = LoadImage(reader=MammogramReader(decoder=decoder), image_only=True)(str(j2k_file))
         assert img.meta["decoder"] == expected
         np.testing.assert_array_equal(np.asarray(img), mammo_array)
-    assert read_mammogram(rle_file, decoder="pydicom")[1]["decoder"] == "pylibjpeg"
+    assert read_mammogram(j2k_file, decoder="pydicom")[1]["decoder"] == "pylibjpeg"
 
 
 # --- every decoder gives the same pixels -------------------------------------------------------------------
@@ -296,12 +307,14 @@ SHARED_FILMS = [
 @pytest.mark.parametrize("name", SHARED_FILMS)
 def test_both_decoders_agree_on_shared_films(shared_dicom, name):
     """dicomsdl and pydicom + pylibjpeg give bit-identical arrays on every shared film (RLE lossless; the JPEG 2000
-    one is lossy, but both decode it with OpenJPEG, and they agree exactly)."""
+    one is lossy, but both decode it with OpenJPEG, and they agree exactly). By default the RLE films go to
+    pylibjpeg-rle (dicomsdl's RLE decoder is not safe on corrupt files), the JPEG 2000 one to dicomsdl."""
     (a, meta_a), (b, meta_b) = both_decoders(shared_dicom / name)
     assert (meta_a["decoder"], meta_b["decoder"]) == ("dicomsdl", "pylibjpeg")
     assert a.dtype == b.dtype == np.uint16
     np.testing.assert_array_equal(a, b)
-    assert read_dicom_mammogram(shared_dicom / name)[1]["decoder"] == "dicomsdl"
+    default = read_dicom_mammogram(shared_dicom / name)[1]
+    assert default["decoder"] == ("pylibjpeg" if default["transfer_syntax_uid"] == RLELossless else "dicomsdl")
 
 
 @needs_dicomsdl
@@ -316,3 +329,29 @@ def test_process_using_dicomsdl_exits(tmp_path, rle_file):
     done = subprocess.run([sys.executable, "-c", code, str(rle_file)], capture_output=True, text=True, timeout=120,
                           cwd=root, env={**__import__("os").environ, "PYTHONPATH": str(root)})
     assert done.returncode == 0 and done.stdout.strip() == "dicomsdl", done.stderr[-2000:]
+
+
+def rle_segment_overrun(path: Path, mammo_array: np.ndarray) -> Path:
+    """An RLE file whose first segment decodes to more bytes than the frame holds (a corrupt file)."""
+    import struct
+
+    write_dicom(path, mammo_array)
+    ds = pydicom.dcmread(path)
+    first, second = bytes([129, 7]) * 40, bytes([129, 0]) * 24  # 40 runs of 128 bytes > 64 x 48
+    header = struct.pack("<16I", 2, 64, 64 + len(first), *([0] * 13))
+    ds.PixelData = encapsulate([header + first + second])
+    ds["PixelData"].VR = "OB"
+    ds.file_meta.TransferSyntaxUID = RLELossless
+    ds.save_as(path)
+    return path
+
+
+def test_corrupt_rle_is_our_error_not_a_panic_or_an_abort(tmp_path, mammo_array):
+    """pylibjpeg-rle panics on it (a Rust panic: a BaseException, not an Exception), dicomsdl 0.109 would corrupt
+    its heap and abort the process: the default path gives our error, naming the file, the syntax and decoders."""
+    path = rle_segment_overrun(tmp_path / "overrun.dcm", mammo_array)
+    with pytest.raises(PixelDataDecodeError) as info:
+        read_dicom_mammogram(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: ") and "RLE Lossless (1.2.840.10008.1.2.5)" in message
+    assert "dicomsdl" not in info.value.tried and "pylibjpeg-rle" in info.value.tried
