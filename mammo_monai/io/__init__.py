@@ -5,13 +5,15 @@
 - :func:`read_dicom_header`: metadata only, without decoding pixels (what indexers scan with).
 """
 
-from .decoders import DECODER_PREFERENCE, select_decoder
+from .decoders import DECODER_PREFERENCE, decode_pixel_data, decoder_order, select_decoder
 from .dicom import is_dicom_file, read_dicom_dataset, read_dicom_header, read_dicom_mammogram, value_range
+from .dicomsdl_decoder import dicomsdl_available
 from .errors import (
     CorruptPixelDataError,
     MammogramReadError,
     NoPixelDataError,
     NotDicomError,
+    PixelDataDecodeError,
     UnsupportedTransferSyntaxError,
 )
 from .metadata import MetaKeys, dicom_metadata, laterality_from_header, pixel_spacing_from_header, view_from_header
@@ -27,8 +29,12 @@ __all__ = [
     "MetaKeys",
     "NoPixelDataError",
     "NotDicomError",
+    "PixelDataDecodeError",
     "UnsupportedTransferSyntaxError",
+    "decode_pixel_data",
+    "decoder_order",
     "dicom_metadata",
+    "dicomsdl_available",
     "is_dicom_file",
     "laterality_from_header",
     "pixel_spacing_from_header",

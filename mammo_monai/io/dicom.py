@@ -2,7 +2,8 @@
 
 Steps, in DICOM order (PS3.3 C.11):
 
-1. decode the pixel data with the fastest installed plugin (:mod:`mammo_monai.io.decoders`);
+1. decode the pixel data: dicomsdl where it decodes the transfer syntax, else pydicom's fastest installed
+   plugin (:func:`mammo_monai.io.decoders.decode_pixel_data`);
 2. apply the Modality LUT (RescaleSlope/RescaleIntercept or a Modality LUT Sequence) when the file has
    a non-identity one;
 3. on request, apply the VOI LUT Sequence or the first window (WindowCenter/WindowWidth) of the file;
@@ -29,25 +30,16 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
-from .decoders import V2_HANDLER_NAMES, select_decoder
-from .errors import (
-    CorruptPixelDataError,
-    MammogramReadError,
-    NoPixelDataError,
-    NotDicomError,
-    UnsupportedTransferSyntaxError,
-)
+from .decoders import decode_pixel_data
+from .errors import CorruptPixelDataError, MammogramReadError, NoPixelDataError, NotDicomError
 from .metadata import MetaKeys, dicom_metadata
 
 try:  # pydicom >= 3
     from pydicom.pixels import apply_modality_lut
     from pydicom.pixels import apply_voi_lut as _apply_voi_lut
-    from pydicom.pixels import pixel_array as _pixel_array
 except ImportError:  # pydicom 2.x
     from pydicom.pixel_data_handlers.util import apply_modality_lut
     from pydicom.pixel_data_handlers.util import apply_voi_lut as _apply_voi_lut
-
-    _pixel_array = None
 
 __all__ = ["is_dicom_file", "read_dicom_dataset", "read_dicom_header", "read_dicom_mammogram", "value_range"]
 
@@ -131,84 +123,14 @@ def value_range(ds: Dataset) -> tuple[float, float]:
     return lo, hi
 
 
-def _decode_rle_direct(ds: Dataset) -> np.ndarray | None:
-    """Single-frame greyscale RLE straight through pylibjpeg-rle, skipping pydicom's pixel pipeline.
-
-    Measured on the 4432 x 2864 CBIS-DDSM RLE mammograms: pydicom's ``pixel_array`` with the same
-    pylibjpeg-rle plugin spends about 10 ms (of ~48) re-buffering and reshaping around the 35-38 ms decode;
-    calling the decoder on the frame and viewing its output as the array removes that. ``None`` when the
-    file is not a case this handles (the caller then uses pydicom).
-    """
-    if int(ds.get("NumberOfFrames", 1) or 1) != 1 or int(ds.get("SamplesPerPixel", 1)) != 1:
-        return None
-    bits = int(ds.get("BitsAllocated", 0))
-    if bits not in (8, 16):
-        return None
-    try:
-        from rle.utils import decode_frame
-    except ImportError:
-        return None
-    try:
-        from pydicom.encaps import generate_frames
-
-        frame = next(generate_frames(ds.PixelData, number_of_frames=1))
-    except ImportError:  # pydicom 2
-        from pydicom.encaps import generate_pixel_data_frame
-
-        frame = next(generate_pixel_data_frame(ds.PixelData, 1))
-    rows, cols = int(ds.Rows), int(ds.Columns)
-    dtype = np.dtype(f"<{'i' if int(ds.get('PixelRepresentation', 0)) else 'u'}{bits // 8}")
-    buffer = decode_frame(frame, rows * cols, bits, "<")
-    return np.frombuffer(buffer, dtype=dtype).reshape(rows, cols)
-
-
-def _decode(ds: Dataset, path: Path, decoding_plugin: str | None) -> tuple[np.ndarray, str]:
-    """Decode with the requested or fastest plugin; when the automatically chosen one fails (some encoders
-    write streams one library rejects and another accepts), retry with every installed plugin."""
-    transfer_syntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
-    if transfer_syntax is None:
-        transfer_syntax = pydicom.uid.ImplicitVRLittleEndian
-    forced = decoding_plugin is not None
-    if not forced:
-        try:
-            decoding_plugin = select_decoder(transfer_syntax)
-        except LookupError as e:
-            raise UnsupportedTransferSyntaxError(path, str(e)) from None
-    attempts = [decoding_plugin] if forced or not decoding_plugin else [decoding_plugin, None]
-    errors = []
-    if transfer_syntax == pydicom.uid.RLELossless and decoding_plugin == "pylibjpeg":
-        try:
-            arr = _decode_rle_direct(ds)
-        except Exception as e:  # a damaged stream: pydicom's path below reports it (or decodes what it can)
-            errors.append(f"pylibjpeg-rle: {type(e).__name__}: {e}")
-            arr = None
-        if arr is not None:
-            return arr, "pylibjpeg"
-    for plugin in attempts:
-        try:
-            if _pixel_array is not None:
-                arr = _pixel_array(ds, decoding_plugin=plugin or "")
-            else:  # pydicom 2.x: the same choice through its handler names
-                ds.convert_pixel_data(handler_name=V2_HANDLER_NAMES.get(plugin, "") if plugin else "")
-                arr = ds.pixel_array
-        except Exception as e:
-            errors.append(f"{plugin or 'any installed plugin'}: {type(e).__name__}: {e}")
-            continue
-        name = plugin or ("native" if not transfer_syntax.is_compressed else "pydicom-default")
-        return arr, name
-    detail = "; ".join(errors)
-    if forced and "plugin" in detail.lower() and ("available" in detail.lower() or "missing" in detail.lower()):
-        raise UnsupportedTransferSyntaxError(path, f"cannot decode {transfer_syntax.name}: {detail}")
-    raise CorruptPixelDataError(path, f"truncated or corrupt pixel data ({transfer_syntax.name}; {detail})")
-
-
 def _pixel_data_truncated(path: Path) -> bool:
     """pydicom drops an encapsulated Pixel Data element that the file ends inside of; its tag is still there."""
     with open(path, "rb") as f:
         return b"\xe0\x7f\x10\x00" in f.read()
 
 
-def _check_geometry(ds: Dataset, arr: np.ndarray, path: Path) -> None:
+def _check_single_greyscale_frame(ds: Dataset, path: Path) -> None:
+    """Refuse multi-frame and colour images from the header, before any decoding."""
     frames = int(ds.get("NumberOfFrames", 1) or 1)
     if frames > 1:
         raise MammogramReadError(path, f"multi-frame image ({frames} frames): not a 2D mammogram (tomosynthesis?)")
@@ -216,6 +138,9 @@ def _check_geometry(ds: Dataset, arr: np.ndarray, path: Path) -> None:
         raise MammogramReadError(
             path, f"colour image ({ds.get('PhotometricInterpretation')}): a mammogram must be greyscale"
         )
+
+
+def _check_geometry(ds: Dataset, arr: np.ndarray, path: Path) -> None:
     expected = (int(ds.Rows), int(ds.Columns))
     if arr.shape != expected:
         raise CorruptPixelDataError(path, f"decoded shape {arr.shape} differs from Rows x Columns {expected}")
@@ -234,6 +159,7 @@ def read_dicom_mammogram(
     voi_index: int = 0,
     invert_monochrome1: bool = True,
     decoding_plugin: str | None = None,
+    decoder: str | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Read a 2D mammography DICOM as an ``(rows, cols)`` array and its metadata.
 
@@ -247,6 +173,9 @@ def read_dicom_mammogram(
             so that bright means dense for every file.
         decoding_plugin: force a pydicom plugin (``"pylibjpeg"``, ``"gdcm"``, ``"pydicom"``, ...);
             default: the fastest installed one.
+        decoder: ``None`` (dicomsdl where it decodes the syntax, then pydicom's plugins), ``"dicomsdl"`` or
+            ``"pydicom"`` to force one path (:func:`~mammo_monai.io.decoders.decode_pixel_data`). Only the raw
+            decode changes: the LUT and MONOCHROME1 steps are the same for every decoder.
 
     Returns:
         ``(array, meta)``: ``array`` of shape ``(Rows, Columns)``, integer dtype when no fractional step
@@ -255,7 +184,9 @@ def read_dicom_mammogram(
 
     Raises:
         FileNotFoundError, NotDicomError, NoPixelDataError, UnsupportedTransferSyntaxError,
-        CorruptPixelDataError, MammogramReadError: each naming ``path`` and the cause.
+        CorruptPixelDataError (:class:`~mammo_monai.io.errors.PixelDataDecodeError` when every decoder failed:
+        it names the transfer syntax and the decoders tried), MammogramReadError: each naming ``path`` and the
+        cause.
     """
     path = Path(path)
     ds = read_dicom_dataset(path)
@@ -265,7 +196,8 @@ def read_dicom_mammogram(
         sop = ds.get("SOPClassUID")
         kind = f" ({sop.name})" if sop is not None and hasattr(sop, "name") else ""
         raise NoPixelDataError(path, f"the DICOM file has no pixel data{kind}")
-    arr, plugin = _decode(ds, path, decoding_plugin)
+    _check_single_greyscale_frame(ds, path)
+    arr, plugin = decode_pixel_data(ds, path, decoder=decoder, decoding_plugin=decoding_plugin)
     _check_geometry(ds, arr, path)
 
     lo, hi = value_range(ds)

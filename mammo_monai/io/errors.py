@@ -9,6 +9,7 @@ __all__ = [
     "MammogramReadError",
     "NoPixelDataError",
     "NotDicomError",
+    "PixelDataDecodeError",
     "UnsupportedTransferSyntaxError",
 ]
 
@@ -41,3 +42,24 @@ class UnsupportedTransferSyntaxError(MammogramReadError):
 
 class CorruptPixelDataError(MammogramReadError):
     """The pixel data is truncated or cannot be decoded."""
+
+
+class PixelDataDecodeError(CorruptPixelDataError):
+    """Every decoder tried failed on the pixel data (or gave an array that contradicts the header).
+
+    ``str(err)`` is ``"<path>: <reason>"``; the reason names the transfer syntax and each decoder tried with
+    what it said.
+
+    Attributes:
+        transfer_syntax: the file's transfer syntax UID.
+        tried: ``{decoder name: what went wrong}``, in the order the decoders were tried.
+    """
+
+    def __init__(self, path: str | os.PathLike, transfer_syntax: str, tried: dict[str, str], reason: str = "") -> None:
+        self.transfer_syntax = str(transfer_syntax)
+        self.tried = dict(tried)
+        name = getattr(transfer_syntax, "name", "") or self.transfer_syntax
+        syntax = f"{name} ({self.transfer_syntax})" if name != self.transfer_syntax else self.transfer_syntax
+        attempts = "; ".join(f"{decoder}: {detail}" for decoder, detail in self.tried.items()) or "none"
+        reason = reason or "truncated or corrupt pixel data, or a stream no tried decoder accepts"
+        super().__init__(path, f"{reason} (transfer syntax {syntax}; decoders tried: {attempts})")

@@ -48,7 +48,7 @@ class MetaKeys:
     BITS_STORED = "bits_stored"
     WINDOW = "window"  # [center, width] of the first window in the file, or None
     TRANSFER_SYNTAX = "transfer_syntax_uid"
-    DECODER = "decoder"  # the pydicom plugin that decoded the pixels
+    DECODER = "decoder"  # what decoded the pixels: "dicomsdl", a pydicom plugin ("pylibjpeg", ...), "native"
     VALUE_RANGE = "value_range"  # [min, max] the returned pixels can take
     INVERTED = "monochrome1_inverted"  # True when MONOCHROME1 was inverted to MONOCHROME2
     VOI_APPLIED = "voi_applied"  # "voi_lut" | "window" | None

@@ -41,9 +41,9 @@ def read_mammogram(path: str | os.PathLike, **dicom_kwargs: Any) -> tuple[np.nda
 
     DICOM is recognised by its preamble or suffix and read by
     :func:`~mammo_monai.io.dicom.read_dicom_mammogram` (``dicom_kwargs`` go there: ``apply_voi_lut``,
-    ``invert_monochrome1``, ``decoding_plugin``); PNG/PGM/TIFF by
-    :func:`~mammo_monai.io.raster.read_raster_mammogram`; 2D NIfTI (``.nii``, ``.nii.gz``: what MONAI Label and
-    3D Slicer write) by :func:`~mammo_monai.io.nifti.read_nifti_mammogram`.
+    ``invert_monochrome1``, ``decoder`` (``"dicomsdl"``/``"pydicom"`` to force one), ``decoding_plugin``);
+    PNG/PGM/TIFF by :func:`~mammo_monai.io.raster.read_raster_mammogram`; 2D NIfTI (``.nii``, ``.nii.gz``: what
+    MONAI Label and 3D Slicer write) by :func:`~mammo_monai.io.nifti.read_nifti_mammogram`.
     """
     path = Path(path)
     if path.suffix.lower() in RASTER_SUFFIXES and not is_dicom_file(path):
@@ -62,6 +62,8 @@ class MammogramReader(ImageReader):
         apply_voi_lut: apply the DICOM VOI LUT / first window (see :func:`read_dicom_mammogram`).
         invert_monochrome1: invert MONOCHROME1 so dense tissue is bright (default True).
         decoding_plugin: force a pydicom decoding plugin; default the fastest installed.
+        decoder: ``None`` (dicomsdl where it decodes the transfer syntax, then pydicom's plugins), or
+            ``"dicomsdl"`` / ``"pydicom"`` to force one path (comparisons, tests); ``meta["decoder"]`` says which ran.
         reverse_indexing: return ``(cols, rows)`` like MONAI's ITK/PIL readers (default False: ``(rows, cols)``).
         native_uint16: return a uint16 image (a 16-bit scan) as a ``torch.uint16`` tensor rather than a numpy
             array. MONAI converts a uint16 numpy array to int32 (``monai.utils.type_conversion.UNSUPPORTED_TYPES``,
@@ -83,12 +85,14 @@ class MammogramReader(ImageReader):
         decoding_plugin: str | None = None,
         reverse_indexing: bool = False,
         native_uint16: bool = False,
+        decoder: str | None = None,
     ) -> None:
         super().__init__()
         self.dicom_kwargs = {
             "apply_voi_lut": apply_voi_lut,
             "invert_monochrome1": invert_monochrome1,
             "decoding_plugin": decoding_plugin,
+            "decoder": decoder,
         }
         self.reverse_indexing = reverse_indexing
         self.native_uint16 = bool(native_uint16)
