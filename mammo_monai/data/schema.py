@@ -41,6 +41,7 @@ from typing import Any
 
 # The keys and their vocabulary live one layer down (mammo_monai.keys, readable by transforms and networks);
 # re-exported here, where the item layout is documented, so that every existing import keeps working.
+from ..io.writers import OutputInsideInputError, ensure_outside_inputs
 from ..keys import (
     BOX,
     CENTER,
@@ -74,6 +75,8 @@ __all__ = [
     "PATHOLOGY",
     "PATIENT_ID",
     "SPLITS",
+    "OutputInsideInputError",
+    "ensure_outside_inputs",
     "ensure_writable",
     "load_datalist",
     "make_item",
