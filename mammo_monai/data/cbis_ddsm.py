@@ -44,7 +44,7 @@ from mammo_monai.io.files import find_dicom_files, pixel_data_looks_intact
 
 from .geometry import lesion_geometry_from_mask
 from .problems import ProblemLog
-from .schema import SPLITS, ensure_outside_inputs, make_item, make_lesion, normalise_laterality
+from .schema import SPLITS, ensure_outside_inputs, escapes_root, make_item, make_lesion, normalise_laterality
 from .splits import split_by_patient
 from .summary import IndexResult, write_index
 
@@ -251,14 +251,8 @@ def unsafe_relative_path(path: str) -> str | None:
     text = str(path).strip()
     if text.startswith(("/", "\\", "~")) or re.match(r"^[A-Za-z]:", text):
         return "it is absolute"
-    depth = 0
-    for part in re.split(r"[\\/]+", text):
-        if part == "..":
-            depth -= 1
-            if depth < 0:
-                return "it uses .. to leave its root"
-        elif part not in ("", "."):
-            depth += 1
+    if escapes_root(text):
+        return "it uses .. to leave its root"
     return None
 
 
