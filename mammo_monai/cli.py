@@ -15,8 +15,10 @@
     mammo-monai demo [--out DIR]
 
 Every command that writes refuses to overwrite an existing output unless given ``--overwrite``.
-Errors that name a file (missing input, unreadable DICOM, existing output) are printed on one line
-and exit with status 2, without a traceback.
+Errors that name a file (missing input, unreadable DICOM, existing output, an output inside an input folder)
+are printed on one line and exit with status 2, without a traceback. An ``index`` run reports each bad
+file/line/row in its problem report and goes on; it exits with status 1 only when nothing at all could be
+indexed.
 """
 
 from __future__ import annotations
@@ -33,11 +35,19 @@ from .io import MammogramReadError
 
 __all__ = ["main"]
 
-_USER_ERRORS = (FileNotFoundError, FileExistsError, NotADirectoryError, MammogramReadError, ValueError)
+_USER_ERRORS = (OSError, MammogramReadError, ValueError)
+
+
+class NothingIndexedError(RuntimeError):
+    """An indexer ran but no image could be indexed: every input was a reported problem (exit status 1)."""
 
 
 def _print_index(result: Any) -> None:
+    """Print the summary; raise :class:`NothingIndexedError` when the datalist is empty (the report says why)."""
     print(format_summary(result.summary, result.problems))
+    if not result.summary.get("images"):
+        raise NothingIndexedError(f"nothing could be indexed ({len(result.problems)} problem(s)); see the problem "
+                                  f"report {result.summary.get('problems_path')}")
 
 
 class Index:
@@ -226,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     """Console entry point (``mammo-monai``)."""
     try:
         fire.Fire(Cli, command=argv, name="mammo-monai")
+    except NothingIndexedError as e:
+        print(f"mammo-monai: error: {e}", file=sys.stderr)
+        return 1
     except _USER_ERRORS as e:
         print(f"mammo-monai: error: {e}", file=sys.stderr)
         return 2

@@ -26,6 +26,7 @@ Example:
 from __future__ import annotations
 
 import csv
+import io
 import os
 import re
 import tempfile
@@ -43,7 +44,7 @@ from mammo_monai.io.files import find_dicom_files, pixel_data_looks_intact
 
 from .geometry import lesion_geometry_from_mask
 from .problems import ProblemLog
-from .schema import SPLITS, make_item, make_lesion, normalise_laterality
+from .schema import SPLITS, ensure_outside_inputs, escapes_root, make_item, make_lesion, normalise_laterality
 from .splits import split_by_patient
 from .summary import IndexResult, write_index
 
@@ -54,9 +55,11 @@ __all__ = [
     "binary_mask",
     "index_cbis_ddsm",
     "parse_case_folder",
+    "parse_case_row",
     "read_case_descriptions",
     "read_roi_mask",
     "scan_dicom_tree",
+    "unsafe_relative_path",
 ]
 
 #: The four case-description tables: table name -> (CSV file name, abnormality, official split).
@@ -228,82 +231,166 @@ def read_case_descriptions(
     return rows, problems
 
 
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # a patient id / view that is safe in a file name
+
+
+def unsafe_relative_path(path: str) -> str | None:
+    """Why a path read from a data file may not be joined to its dataset root, or ``None`` when it may.
+
+    A path from data is relative to the root it is declared in: an absolute path (``/x``, ``\\\\server\\x``,
+    ``C:\\x``, ``~/x``) or one whose ``..`` parts climb out of that root is refused.
+
+    Example:
+        >>> unsafe_relative_path("Mass-Training_P_00001_LEFT_CC/1.2/1.3/000000.dcm") is None
+        True
+        >>> unsafe_relative_path("../../etc/passwd"), unsafe_relative_path("/etc/passwd")
+        ('it uses .. to leave its root', 'it is absolute')
+        >>> unsafe_relative_path("a/../b/c") is None
+        True
+    """
+    text = str(path).strip()
+    if text.startswith(("/", "\\", "~")) or re.match(r"^[A-Za-z]:", text):
+        return "it is absolute"
+    if escapes_root(text):
+        return "it uses .. to leave its root"
+    return None
+
+
+def _decode_csv(path: Path, problems: ProblemLog) -> str | None:
+    """The text of a CSV (UTF-8, BOM or not); bytes that are not UTF-8 are a ``bad_csv`` problem naming the line,
+    and the file is then read as Latin-1 (every byte is a character, so the ASCII paths and UIDs still match)."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        problems.add(path, "bad_csv", f"cannot be read ({e.strerror or e})")
+        return None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        problems.add(path, "bad_csv", f"line {line}: byte {data[e.start]:#04x} is not UTF-8 ({e.reason}); "
+                                      "the file is read as Latin-1")
+        return data.decode("latin-1")
+
+
 def _read_table(path: Path, table: str, problems: ProblemLog) -> list[CbisRow]:
-    csv_name, kind, split = CBIS_TABLES[table]
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
-        try:
-            header = next(reader)
-        except StopIteration:
-            problems.add(path, "bad_csv", "empty file")
-            return []
-        columns = [re.sub(r"[\s_]+", " ", c.strip().lower()) for c in header]
-        missing = [c for c in _REQUIRED_COLUMNS if c not in columns]
-        if missing:
-            problems.add(path, "bad_csv", f"missing column(s) {missing}; found {header}")
-            return []
-        records = list(reader)
+    csv_name = CBIS_TABLES[table][0]
+    text = _decode_csv(path, problems)
+    if text is None:
+        return []
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        problems.add(path, "bad_csv", "empty file")
+        return []
+    except csv.Error as e:
+        problems.add(path, "bad_csv", f"header line: {e}")
+        return []
+    columns = [re.sub(r"[\s_]+", " ", c.strip().lower()) for c in header]
+    missing = [c for c in _REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        problems.add(path, "bad_csv", f"missing column(s) {missing}; found {header}")
+        return []
+    duplicated = sorted({c for c in columns if c in _REQUIRED_COLUMNS and columns.count(c) > 1})
+    if duplicated:
+        problems.add(path, "bad_csv", f"column(s) {duplicated} appear more than once; found {header}")
+        return []
     rows = []
-    for number, values in enumerate(records, start=1):
-        if not any(v.strip() for v in values):
-            continue
-        cell = dict(zip(columns, (v.strip() for v in values)))
-        where = f"{csv_name}:row {number}"
-        laterality = normalise_laterality(cell.get("left or right breast"))
-        pathology = cell.get("pathology", "")
-        image_path = cell.get("image file path", "")
-        reasons = []
-        if laterality is None:
-            reasons.append(f"unknown laterality {cell.get('left or right breast')!r}")
-        if pathology.lower() not in ("benign", "benign_without_callback", "malignant"):
-            reasons.append(f"unknown pathology {pathology!r}")
-        if _path_uids(image_path) is None:
-            reasons.append(f"image file path {image_path!r} has no <case>/<study UID>/<series UID>")
-        if not cell.get("patient id") or not cell.get("image view"):
-            reasons.append("no patient_id or image view")
-        if reasons:
-            problems.add(where, "bad_row", "; ".join(reasons))
-            continue
-        values_int = {
-            "abnormality_id": _integer(cell.get("abnormality id")),
-            "birads": _integer(cell.get("assessment")),
-            "subtlety": _integer(cell.get("subtlety")),
-            "density": _integer(cell.get("breast density")),
-        }
-        column_names = {"abnormality_id": "abnormality id", "birads": "assessment", "subtlety": "subtlety",
-                        "density": "breast density"}
-        for name, value in values_int.items():
-            raw = cell.get(column_names[name], "")
-            low, high = _RANGES[name]
-            if value is None:
-                if raw:
-                    problems.add(where, "out_of_range_value", f"{column_names[name]} = {raw!r} is not an integer")
-            elif value < low or (high is not None and value > high):
-                expected = f"{low}..{high}" if high is not None else f">= {low}"
-                problems.add(where, "out_of_range_value", f"{column_names[name]} = {value} (expected {expected})")
-        rows.append(
-            CbisRow(
-                table=table,
-                csv_name=csv_name,
-                abnormality=kind,
-                official_split=split,
-                row=number,
-                patient_id=cell["patient id"],
-                laterality=laterality,
-                view=cell["image view"].upper(),
-                abnormality_type=_text(cell.get("abnormality type")),
-                pathology=pathology,
-                mass_shape=_text(cell.get("mass shape")),
-                mass_margins=_text(cell.get("mass margins")),
-                calc_type=_text(cell.get("calc type")),
-                calc_distribution=_text(cell.get("calc distribution")),
-                image_path=image_path,
-                crop_path=cell.get("cropped image file path", ""),
-                mask_path=cell.get("roi mask file path", ""),
-                **values_int,
-            )
-        )
+    number = 0
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as e:  # e.g. an unclosed quote that swallows the rest of the file
+            problems.add(f"{csv_name}:row {number + 1}", "bad_csv",
+                         f"line {reader.line_num}: {e}; the rest of {csv_name} is not read")
+            break
+        number += 1
+        row = parse_case_row(values, columns, table, number, problems)
+        if row is not None:
+            rows.append(row)
     return rows
+
+
+def parse_case_row(
+    values: Sequence[str], columns: Sequence[str], table: str, number: int, problems: ProblemLog
+) -> CbisRow | None:
+    """One CSV record of a case-description table -> a :class:`CbisRow`, or ``None`` after reporting a ``bad_row``.
+
+    ``columns`` are the header's names normalised (lower case, ``_`` -> space); ``number`` is the 1-based record
+    number (header not counted). Never raises on any values: what is wrong goes to ``problems``
+    (``bad_row``: the row is left out; ``out_of_range_value``: the row is kept), naming ``<csv name>:row N``.
+    """
+    csv_name, kind, split = CBIS_TABLES[table]
+    if not any(v.strip() for v in values):
+        return None
+    where = f"{csv_name}:row {number}"
+    reasons = []
+    if len(values) != len(columns):
+        reasons.append(f"{len(values)} values for {len(columns)} columns")
+    cell = dict(zip(columns, (v.strip() for v in values)))
+    laterality = normalise_laterality(cell.get("left or right breast"))
+    pathology = cell.get("pathology", "")
+    image_path = cell.get("image file path", "")
+    if laterality is None:
+        reasons.append(f"unknown laterality {cell.get('left or right breast')!r}")
+    if pathology.lower() not in ("benign", "benign_without_callback", "malignant"):
+        reasons.append(f"unknown pathology {pathology!r}")
+    if _path_uids(image_path) is None:
+        reasons.append(f"image file path {image_path!r} has no <case>/<study UID>/<series UID>")
+    if not cell.get("patient id") or not cell.get("image view"):
+        reasons.append("no patient_id or image view")
+    for column in ("patient id", "image view"):
+        if cell.get(column) and not _SAFE_NAME.fullmatch(cell[column]):
+            reasons.append(f"{column} {cell[column]!r} is not a plain name (letters, digits, '_', '-', '.')")
+    for column in ("image file path", "cropped image file path", "roi mask file path"):
+        why = unsafe_relative_path(cell.get(column) or "")
+        if why:
+            reasons.append(f"{column} {cell[column]!r}: {why} (paths are relative to the image folder)")
+    if reasons:
+        problems.add(where, "bad_row", "; ".join(reasons))
+        return None
+    values_int = {
+        "abnormality_id": _integer(cell.get("abnormality id")),
+        "birads": _integer(cell.get("assessment")),
+        "subtlety": _integer(cell.get("subtlety")),
+        "density": _integer(cell.get("breast density")),
+    }
+    column_names = {"abnormality_id": "abnormality id", "birads": "assessment", "subtlety": "subtlety",
+                    "density": "breast density"}
+    for name, value in values_int.items():
+        raw = cell.get(column_names[name], "")
+        low, high = _RANGES[name]
+        if value is None:
+            if raw:
+                problems.add(where, "out_of_range_value", f"{column_names[name]} = {raw!r} is not an integer")
+        elif value < low or (high is not None and value > high):
+            expected = f"{low}..{high}" if high is not None else f">= {low}"
+            problems.add(where, "out_of_range_value", f"{column_names[name]} = {value} (expected {expected})")
+    return (
+        CbisRow(
+            table=table,
+            csv_name=csv_name,
+            abnormality=kind,
+            official_split=split,
+            row=number,
+            patient_id=cell["patient id"],
+            laterality=laterality,
+            view=cell["image view"].upper(),
+            abnormality_type=_text(cell.get("abnormality type")),
+            pathology=pathology,
+            mass_shape=_text(cell.get("mass shape")),
+            mass_margins=_text(cell.get("mass margins")),
+            calc_type=_text(cell.get("calc type")),
+            calc_distribution=_text(cell.get("calc distribution")),
+            image_path=image_path,
+            crop_path=cell.get("cropped image file path", ""),
+            mask_path=cell.get("roi mask file path", ""),
+            **values_int,
+        )
+    )
 
 
 # ------------------------------------------------------------------------------------------------ DICOM scan
@@ -496,14 +583,6 @@ class _Image:
         return self.rows[0]
 
 
-def _inside(path: Path, folder: Path) -> bool:
-    try:
-        Path(os.path.realpath(path)).relative_to(os.path.realpath(folder))
-    except ValueError:
-        return False
-    return True
-
-
 def _prefer_case(records: list[DicomRecord], case: str) -> list[DicomRecord]:
     same = [r for r in records if r.case == case]
     return same or records
@@ -581,7 +660,8 @@ def index_cbis_ddsm(
     Raises:
         FileExistsError: ``out`` (or a mask file) exists and ``overwrite`` is False.
         FileNotFoundError: ``root`` or ``csv_dir`` is not a folder, or no CSV is there.
-        ValueError: a bad argument, or ``out``/``masks_dir`` inside ``root``.
+        ValueError: a bad argument; ``OutputInsideInputError`` (a ``ValueError``): ``out``/``masks_dir`` is, or is
+            inside, ``root`` or ``csv_dir``.
 
     Example:
         >>> res = index_cbis_ddsm("/data/CBIS-DDSM", "/data/cbis-csv", "/data/cbis.json")  # doctest: +SKIP
@@ -599,9 +679,8 @@ def index_cbis_ddsm(
     masks_dir = Path(os.path.abspath(masks_dir)) if masks_dir is not None else out.with_name(f"{out.stem}_masks")
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: image folder not found")
-    for target in (out, masks_dir):
-        if _inside(target, root):
-            raise ValueError(f"{target}: is inside the image folder {root}; nothing is ever written there")
+    ensure_outside_inputs(out, root, csv_dir)
+    ensure_outside_inputs(masks_dir, root, csv_dir, what="masks folder")
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out}: already exists; pass overwrite=True (--overwrite) to replace it")
 
@@ -785,6 +864,10 @@ def _classify(
             except (MammogramReadError, FileNotFoundError) as e:
                 log.add(record.path, "unreadable_dicom", f"{e} (listed in {lesion.row.where})")
                 decoded[record.path] = str(e)
+            except Exception as e:  # a decoder error of its own kind: the file is a problem, the run goes on
+                message = f"{record.path}: pixel data cannot be decoded ({type(e).__name__}: {e})"
+                log.add(record.path, "unreadable_dicom", f"{message} (listed in {lesion.row.where})")
+                decoded[record.path] = message
         value = decoded[record.path]
         if isinstance(value, str):
             failed = True

@@ -18,13 +18,14 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from tqdm.auto import tqdm
 
 from ..io import MammogramReadError, read_dicom_header, read_dicom_mammogram
 from ..io.files import find_dicom_files, pixel_data_looks_intact
 from .problems import ProblemLog
-from .schema import ensure_writable, make_item
+from .schema import ensure_outside_inputs, ensure_writable, make_item
 from .splits import split_by_patient
 from .summary import IndexResult, write_index
 
@@ -87,7 +88,8 @@ def index_dicom_folder(
         overwrite: replace an existing ``out``.
         progress: show a progress bar.
 
-    Problems (reported, the scan goes on): ``unreadable_dicom`` (not DICOM, truncated header),
+    Problems (reported, the scan goes on): ``unreadable_dicom`` (not DICOM, truncated or broken header: any
+    error the DICOM reader raises on one file), ``bad_header`` (an element the item cannot be built from),
     ``not_mammography`` (another modality or a non-image object), ``unreadable_dicom`` also for pixel
     data cut short (checked from the file's end, without decoding), ``not_2d`` (multi-frame, e.g.
     tomosynthesis), ``duplicate_instance`` (same SOP Instance UID twice; the first is kept),
@@ -96,10 +98,12 @@ def index_dicom_folder(
     Raises:
         FileNotFoundError: ``dicom_dir`` does not exist.
         FileExistsError: ``out`` exists and ``overwrite`` is False.
+        OutputInsideInputError: (a ``ValueError``) ``out`` is inside ``dicom_dir``.
     """
     root = Path(dicom_dir).resolve()
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: DICOM folder not found")
+    ensure_outside_inputs(out, root)
     ensure_writable(out, overwrite)
     problems = ProblemLog()
     items, seen_sops = [], {}
@@ -111,45 +115,65 @@ def index_dicom_folder(
         except (MammogramReadError, OSError) as e:
             problems.add(path, "unreadable_dicom", getattr(e, "reason", None) or str(e))
             continue
-        problem = mammogram_header_problem(meta, accepted)
-        if problem is not None:
-            problems.add(path, *problem)
+        except Exception as e:  # a broken header pydicom trips over in its own way: a problem, never a crash
+            problems.add(path, "unreadable_dicom", f"broken header ({type(e).__name__}: {e})")
             continue
-        if not pixel_data_looks_intact(path, meta):  # suspicious from the file's end: decoding decides
-            try:
-                read_dicom_mammogram(path)
-            except MammogramReadError as e:
-                problems.add(path, "unreadable_dicom", e.reason)
-                continue
-        sop = meta["sop_instance_uid"]
-        if sop and sop in seen_sops:
-            problems.add(path, "duplicate_instance", f"same SOP Instance UID as {seen_sops[sop]}")
+        try:
+            item = _header_item(path, meta, accepted, seen_sops, problems)
+        except Exception as e:  # a header element of an unexpected type or value
+            problems.add(path, "bad_header", f"{type(e).__name__}: {e}")
             continue
-        seen_sops[sop] = path
-        if meta["laterality"] is None:
-            problems.add(path, "no_laterality", "no (Image)Laterality, none in PatientOrientation/PatientID")
-        if meta["view"] is None:
-            problems.add(path, "no_view", "no ViewPosition/ViewCodeSequence, none in PatientOrientation/PatientID")
-        patient = patient_id_from_header(meta["patient_id"]) or f"unknown:{meta['study_instance_uid'] or path.parent}"
-        items.append(
-            make_item(
-                path,
-                patient,
-                meta["laterality"],
-                meta["view"],
-                annotated=False,
-                study_instance_uid=meta["study_instance_uid"],
-                series_instance_uid=meta["series_instance_uid"],
-                sop_instance_uid=sop,
-                modality=meta["modality"],
-                pixel_spacing=meta["pixel_spacing"],
-                rows=meta["rows"],
-                columns=meta["columns"],
-            )
-        )
+        if item is not None:
+            items.append(item)
     items.sort(key=lambda i: (i["patient_id"], i["study_instance_uid"] or "", i["laterality"] or "", i["view"] or "",
                               i["image"]))
     datalist = split_by_patient(items, fractions or {"test": 1.0}, seed=seed)
     studies = {(i["patient_id"], i["study_instance_uid"]) for i in items}
     return write_index(datalist, problems, out, overwrite=overwrite, studies=len(studies),
                        non_dicom_files_skipped=skipped)
+
+
+def _header_item(
+    path: Path, meta: Mapping[str, Any], accepted: tuple[str, ...], seen_sops: dict[str, Path], problems: ProblemLog
+) -> dict[str, Any] | None:
+    """The datalist item of one header, or ``None`` after reporting why the file is left out."""
+    problem = mammogram_header_problem(meta, accepted)
+    if problem is not None:
+        problems.add(path, *problem)
+        return None
+    if not pixel_data_looks_intact(str(path), dict(meta)):  # suspicious from the file's end: decoding decides
+        try:
+            read_dicom_mammogram(path)
+        except MammogramReadError as e:
+            problems.add(path, "unreadable_dicom", e.reason)
+            return None
+        except Exception as e:
+            problems.add(path, "unreadable_dicom", f"pixel data cannot be decoded ({type(e).__name__}: {e})")
+            return None
+    sop = meta["sop_instance_uid"]
+    if sop and sop in seen_sops:
+        problems.add(path, "duplicate_instance", f"same SOP Instance UID as {seen_sops[sop]}")
+        return None
+    if meta["laterality"] is None:
+        problems.add(path, "no_laterality", "no (Image)Laterality, none in PatientOrientation/PatientID")
+    if meta["view"] is None:
+        problems.add(path, "no_view", "no ViewPosition/ViewCodeSequence, none in PatientOrientation/PatientID")
+    patient_id = meta["patient_id"]
+    patient = patient_id_from_header(None if patient_id is None else str(patient_id)) or \
+        f"unknown:{meta['study_instance_uid'] or path.parent}"
+    item = make_item(
+        path,
+        patient,
+        meta["laterality"],
+        meta["view"],
+        annotated=False,
+        study_instance_uid=meta["study_instance_uid"],
+        series_instance_uid=meta["series_instance_uid"],
+        sop_instance_uid=sop,
+        modality=meta["modality"],
+        pixel_spacing=meta["pixel_spacing"],
+        rows=meta["rows"],
+        columns=meta["columns"],
+    )
+    seen_sops[sop] = path
+    return item

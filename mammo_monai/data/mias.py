@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from .pairing import add_contralateral_images
 from .problems import ProblemLog
-from .schema import PATHOLOGY, ensure_writable, make_item, make_lesion
+from .schema import PATHOLOGY, ensure_outside_inputs, ensure_writable, make_item, make_lesion
 from .splits import LESION_TYPES, split_by_patient
 from .summary import IndexResult, write_index
 
@@ -81,35 +81,101 @@ def _laterality(reference: str) -> str:
     return "R" if int(reference[3:]) % 2 else "L"
 
 
+_NUMBER = re.compile(r"\d{1,9}(\.\d{1,9})?")  # a plain non-negative decimal: no sign, exponent, nan or inf
+
+
+def _parse_line(fields: list[str], number: int) -> tuple[MiasRecord | None, str | None]:
+    """One data line's fields -> ``(record, why it is malformed)``: a line whose only fault is its position is
+    kept as a lesion without position (``note`` holds the position text)."""
+    record = _parse_fields(fields, number)
+    if isinstance(record, str):
+        return None, record
+    if isinstance(record, tuple):
+        return record
+    return record, None
+
+
+def _parse_fields(fields: list[str], number: int) -> MiasRecord | str | tuple[MiasRecord, str]:
+    if len(fields) < 3:
+        return f"{len(fields)} field(s), expected REFNUM BG CLASS [SEVERITY X Y RADIUS]"
+    reference, background, mias_class = fields[:3]
+    if int(reference[3:]) == 0:
+        return f"reference {reference!r}: MIAS numbers start at mdb001"
+    if background not in _BACKGROUNDS:
+        return f"unknown background tissue {background!r} (expected one of {sorted(_BACKGROUNDS)})"
+    if mias_class not in MIAS_CLASSES and mias_class != "NORM":
+        return f"unknown class {mias_class!r} (expected NORM or one of {sorted(MIAS_CLASSES)})"
+    if mias_class == "NORM":
+        if len(fields) > 3:
+            return f"a NORM line with more fields: {fields[3:]}"
+        return MiasRecord(reference, background, mias_class, None, None, None, None, number)
+    if len(fields) < 4 or fields[3] not in ("B", "M"):
+        return "abnormality without severity B/M"
+    severity, rest = fields[3], fields[4:]
+    if not rest:
+        return MiasRecord(reference, background, mias_class, severity, None, None, None, number)
+    if rest[0].startswith("*"):  # "*NOTE 3*": calcifications over the whole breast
+        return MiasRecord(reference, background, mias_class, severity, None, None, None, number, " ".join(rest))
+    unplaced = MiasRecord(reference, background, mias_class, severity, None, None, None, number, " ".join(rest))
+    if len(rest) != 3:
+        return unplaced, f"unreadable position {' '.join(rest)!r}: expected X Y RADIUS (three numbers)"
+    bad = [v for v in rest if not _NUMBER.fullmatch(v)]
+    if bad:
+        return unplaced, f"unreadable position {' '.join(rest)!r}: {bad[0]!r} is not a non-negative number"
+    x, y, radius = float(rest[0]), float(rest[1]), float(rest[2])
+    if radius <= 0:
+        return unplaced, f"unreadable position {' '.join(rest)!r}: the radius is not positive"
+    return MiasRecord(reference, background, mias_class, severity, int(x), int(y), radius, number)
+
+
 def parse_mias_info(text: str, source: str = "Info.txt") -> tuple[list[MiasRecord], ProblemLog]:
-    """Parse the data lines of an ``Info.txt`` text; malformed data lines are problems, not errors."""
+    """Parse the data lines of an ``Info.txt`` text; malformed data lines are problems, never errors.
+
+    Any text gives records and problems, never an exception. A data line (``^mdb\\d{3}\\s``) is a
+    ``malformed_line`` problem, naming ``<source>:line N``, when it has fewer than 3 fields, an unknown
+    background or class, an abnormality without severity ``B``/``M``, a position that is not three plain
+    non-negative numbers (signs, exponents, ``nan``/``inf`` and numbers of more than 9 digits are refused)
+    or has a radius of 0 (the lesion is then kept without position, the text in ``note``), or reference
+    ``mdb000``. A line repeated word for word is a ``duplicate_line`` problem
+    (the first is kept); a NORM line for an image that also has an abnormality line is a
+    ``conflicting_lines`` problem, and so are lines of one image with different background tissue (both
+    keep the first line's meaning: the NORM line is dropped, the first background wins).
+    """
     records: list[MiasRecord] = []
     problems = ProblemLog()
+    seen: dict[tuple[str, ...], int] = {}
+    first_of: dict[str, MiasRecord] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         if not _DATA_LINE.match(line):
             continue
         fields = line.split()
         where = f"{source}:line {number}"
-        if len(fields) < 3 or fields[1] not in _BACKGROUNDS or (fields[2] not in MIAS_CLASSES and fields[2] != "NORM"):
-            problems.add(where, "malformed_line", repr(line.strip()))
+        parsed, why = _parse_line(fields, number)
+        if why is not None:
+            problems.add(where, "malformed_line", f"{why}: {line.strip()!r}")
+        if parsed is None:
             continue
-        reference, background, mias_class = fields[:3]
-        if mias_class == "NORM":
-            records.append(MiasRecord(reference, background, mias_class, None, None, None, None, number))
+        key = tuple(fields)
+        if key in seen:
+            problems.add(where, "duplicate_line", f"same as line {seen[key]}; the first one is kept")
             continue
-        if len(fields) < 4 or fields[3] not in ("B", "M"):
-            problems.add(where, "malformed_line", f"abnormality without severity B/M: {line.strip()!r}")
-            continue
-        severity, rest = fields[3], fields[4:]
-        x = y = radius = None
-        note = None
-        if rest and all(re.fullmatch(r"-?\d+(\.\d+)?", v) for v in rest[:3]) and len(rest) >= 3:
-            x, y, radius = int(float(rest[0])), int(float(rest[1])), float(rest[2])
-        elif rest:
-            note = " ".join(rest)
-            if not note.startswith("*"):
-                problems.add(where, "malformed_line", f"unreadable position {note!r}")
-        records.append(MiasRecord(reference, background, mias_class, severity, x, y, radius, number, note))
+        seen[key] = number
+        first = first_of.get(parsed.reference)
+        if first is not None:
+            if first.background != parsed.background:
+                problems.add(where, "conflicting_lines", f"background {parsed.background!r} but line "
+                                                         f"{first.line_number} says {first.background!r}; "
+                                                         "the first is kept")
+            if (first.mias_class == "NORM") != (parsed.mias_class == "NORM"):
+                problems.add(where, "conflicting_lines", f"{parsed.reference} is both NORM and abnormal "
+                                                         f"(line {first.line_number}); the NORM line is dropped")
+                if parsed.mias_class == "NORM":
+                    continue
+                records = [r for r in records if not (r.reference == parsed.reference and r.mias_class == "NORM")]
+                first_of[parsed.reference] = parsed
+        else:
+            first_of[parsed.reference] = parsed
+        records.append(parsed)
     return records, problems
 
 
@@ -151,6 +217,7 @@ def index_mias(
     Raises:
         FileNotFoundError: ``mias_dir`` or its ``Info.txt`` is missing.
         FileExistsError: ``out`` or a mask file exists and ``overwrite`` is False.
+        OutputInsideInputError: (a ``ValueError``) ``out`` or ``masks_dir`` is, or is inside, ``mias_dir``.
         ValueError: an unknown ``stratify`` or ``mask_types`` value (before anything is written).
     """
     if mask_types is not None:
@@ -165,8 +232,10 @@ def index_mias(
     info = mias_dir / "Info.txt"
     if not info.is_file():
         raise FileNotFoundError(f"{info}: MIAS ground-truth file not found")
+    masks_dir = Path(masks_dir) if masks_dir is not None else Path(out).with_name(f"{Path(out).stem}_masks")
+    ensure_outside_inputs(out, mias_dir)
+    ensure_outside_inputs(masks_dir, mias_dir, what="masks folder")
     out = ensure_writable(out, overwrite)
-    masks_dir = Path(masks_dir) if masks_dir is not None else out.with_name(f"{out.stem}_masks")
     records, problems = parse_mias_info(info.read_text(errors="replace"), source=str(info))
 
     images: dict[str, Path] = {}
@@ -179,6 +248,12 @@ def index_mias(
         by_reference[record.reference].append(record)
     for reference in sorted(set(images) - set(by_reference)):
         problems.add(images[reference], "unlisted_image", "no line in Info.txt")
+
+    if not overwrite:  # refuse before any mask is written, not half-way through
+        for reference in sorted(set(by_reference) & set(images)):
+            target = masks_dir / f"{reference}_mask.png"
+            if target.exists():
+                raise FileExistsError(f"{target}: mask file already exists; pass overwrite=True (--overwrite)")
 
     items = []
     for reference in tqdm(sorted(by_reference), desc="MIAS", disable=not progress):

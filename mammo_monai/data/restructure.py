@@ -35,6 +35,7 @@ from mammo_monai.io import MammogramReadError
 
 from .cbis_ddsm import DicomRecord, parse_case_folder, read_roi_mask, scan_dicom_tree
 from .problems import ProblemLog
+from .schema import ensure_outside_inputs
 
 __all__ = ["FLAT_PREFIXES", "flat_name", "restructure_cbis_ddsm"]
 
@@ -203,9 +204,7 @@ def restructure_cbis_ddsm(
     out = Path(os.path.abspath(out))
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: image folder not found")
-    real_root, real_out = os.path.realpath(root), os.path.realpath(out)
-    if real_out == real_root or real_out.startswith(real_root.rstrip(os.sep) + os.sep):
-        raise ValueError(f"{out}: is inside the image folder {root}; nothing is ever written there")
+    ensure_outside_inputs(out, root)
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"{out}: exists and is not a folder")
 

@@ -41,6 +41,7 @@ from typing import Any
 
 # The keys and their vocabulary live one layer down (mammo_monai.keys, readable by transforms and networks);
 # re-exported here, where the item layout is documented, so that every existing import keeps working.
+from ..io.writers import OutputInsideInputError, ensure_outside_inputs
 from ..keys import (
     BOX,
     CENTER,
@@ -64,6 +65,7 @@ from ..keys import (
 
 __all__ = [
     "CONTRALATERAL_IMAGE",
+    "DATALIST_PATH_KEYS",
     "IMAGE",
     "LABEL",
     "LATERALITIES",
@@ -74,8 +76,13 @@ __all__ = [
     "PATHOLOGY",
     "PATIENT_ID",
     "SPLITS",
+    "OutputInsideInputError",
+    "check_datalist_paths",
+    "ensure_outside_inputs",
     "ensure_writable",
+    "escapes_root",
     "load_datalist",
+    "load_decathlon_datalist",
     "make_item",
     "make_lesion",
     "normalise_laterality",
@@ -225,11 +232,105 @@ def write_datalist(datalist: Mapping[str, Sequence[Mapping[str, Any]]], path: st
     return path
 
 
-def load_datalist(path: str | os.PathLike) -> dict[str, list[dict[str, Any]]]:
-    """Read a datalist JSON written by :func:`write_datalist` (missing splits come back empty).
+#: The item keys (and lesion keys) whose values are file paths: what :func:`check_datalist_paths` checks.
+DATALIST_PATH_KEYS = (IMAGE, LABEL, CONTRALATERAL_IMAGE, "alt_images", "pred")
+_LESION_PATH_KEYS = ("mask", "crop")
+
+
+def escapes_root(value: str) -> bool:
+    """Whether a RELATIVE path from a data file climbs out of the folder it is relative to with ``..``.
+
+    Absolute paths are not judged here (see :func:`check_datalist_paths`); ``~`` counts as absolute.
+
+    Example:
+        >>> escapes_root("images/a.png"), escapes_root("a/../b.png"), escapes_root("../b.png")
+        (False, False, True)
+    """
+    depth = 0
+    for part in str(value).replace("\\", "/").split("/"):
+        if part == "..":
+            depth -= 1
+            if depth < 0:
+                return True
+        elif part not in ("", "."):
+            depth += 1
+    return False
+
+
+def _path_values(item: Mapping[str, Any]) -> Iterable[tuple[str, Any]]:
+    for key in DATALIST_PATH_KEYS:
+        value = item.get(key)
+        for v in value if isinstance(value, list) else [value]:
+            yield key, v
+    lesions = item.get(LESIONS)
+    for n, lesion in enumerate(lesions if isinstance(lesions, list) else []):
+        if isinstance(lesion, Mapping):
+            for key in _LESION_PATH_KEYS:
+                yield f"{LESIONS}[{n}].{key}", lesion.get(key)
+
+
+def check_datalist_paths(
+    datalist: Mapping[str, Sequence[Mapping[str, Any]]], source: str | os.PathLike, allow_outside_root: bool = False
+) -> None:
+    """Refuse a datalist whose relative paths leave the folder they are relative to.
+
+    The rule for paths read from a datalist (``image``, ``label``, ``contralateral_image``, ``alt_images``,
+    ``pred``, and each lesion's ``mask``/``crop``): a relative path is relative to the datalist's folder (as
+    MONAI's ``load_decathlon_datalist`` joins it) and may not use ``..`` to leave that folder. An absolute path
+    is the user's own statement of where their data is (the indexers write absolute paths) and is kept as it is.
+    ``allow_outside_root=True`` lets relative paths climb out too (a datalist kept beside, not above, its images).
 
     Raises:
-        FileNotFoundError / ValueError: naming ``path``, when it is missing or not a datalist.
+        ValueError: naming ``source``, the split, the item number, the key and the path.
+    """
+    if allow_outside_root:
+        return
+    for split, items in datalist.items():
+        for number, item in enumerate(items if isinstance(items, list) else []):
+            if not isinstance(item, Mapping):
+                continue
+            for key, value in _path_values(item):
+                if isinstance(value, str) and not (os.path.isabs(os.path.expanduser(value))) and escapes_root(value):
+                    raise ValueError(
+                        f"{source}: {split}[{number}].{key} = {value!r} uses '..' to leave the datalist's folder "
+                        f"{Path(source).parent}; make it absolute or relative inside that folder, or pass "
+                        "allow_outside_root=True"
+                    )
+
+
+def load_decathlon_datalist(
+    data_list_file_path: str | os.PathLike,
+    is_segmentation: bool = True,
+    data_list_key: str = "training",
+    base_dir: str | os.PathLike | None = None,
+    allow_outside_root: bool = False,
+) -> list[dict[str, Any]]:
+    """:func:`monai.data.load_decathlon_datalist` (same arguments) after :func:`check_datalist_paths`.
+
+    What the bundles' configs call to read their datalist: MONAI joins a relative path to ``base_dir`` (default:
+    the datalist's folder) without checking that it stays there; this refuses one that climbs out with ``..``
+    (naming the file, split, item and key) unless ``allow_outside_root``.
+    """
+    from monai.data import load_decathlon_datalist as _monai_load
+
+    path = Path(data_list_file_path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        data = None  # MONAI's own error below names the file
+    if isinstance(data, dict) and isinstance(data.get(data_list_key), list):
+        check_datalist_paths({data_list_key: data[data_list_key]}, path, allow_outside_root)
+    return _monai_load(path, is_segmentation, data_list_key, base_dir)
+
+
+def load_datalist(path: str | os.PathLike, allow_outside_root: bool = False) -> dict[str, list[dict[str, Any]]]:
+    """Read a datalist JSON written by :func:`write_datalist` (missing splits come back empty).
+
+    Relative paths in it may not leave its folder (:func:`check_datalist_paths`) unless ``allow_outside_root``.
+
+    Raises:
+        FileNotFoundError / ValueError: naming ``path``, when it is missing, not a datalist, or one of its
+            relative paths leaves its folder.
     """
     path = Path(path)
     if not path.is_file():
@@ -240,4 +341,6 @@ def load_datalist(path: str | os.PathLike) -> dict[str, list[dict[str, Any]]]:
         raise ValueError(f"{path}: not valid JSON ({e})") from e
     if not isinstance(data, dict) or not set(data) & set(SPLITS):
         raise ValueError(f"{path}: not a datalist (expected a JSON object with keys among {SPLITS})")
-    return {split: list(data.get(split, [])) for split in SPLITS}
+    datalist = {split: list(data.get(split, [])) for split in SPLITS}
+    check_datalist_paths(datalist, path, allow_outside_root)
+    return datalist

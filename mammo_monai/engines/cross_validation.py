@@ -58,7 +58,7 @@ from mammo_monai.evaluation.cross_validation import (
     shipped_threshold,
 )
 from mammo_monai.evaluation.inputs import resolve_datalist_path
-from mammo_monai.io.writers import atomic_write_text, write_json
+from mammo_monai.io.writers import atomic_write_text, ensure_outside_inputs, write_json
 
 __all__ = ["BUNDLE_KINDS", "CrossValidationError", "bundle_setting", "run_cross_validation"]
 
@@ -312,6 +312,7 @@ def run_cross_validation(
     folds = _usable_folds(items, kind, task, include_normal, lesion_types, datalist_path, n_folds=n_folds,
                           val_fraction=val_fraction, seed=seed, stratify_key=stratify)
     out_dir = Path(out).resolve()
+    ensure_outside_inputs(out, bundle_dir, datalist_path, train_from)
     owner = fold_of_patient(folds)
     assignment = {"n_folds": n_folds, "seed": seed, "val_fraction": val_fraction, "stratify": stratify,
                   "datalist": str(datalist_path), "fold_of_patient": owner}

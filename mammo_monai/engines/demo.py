@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..io.writers import ensure_outside_inputs
 from .default_data import ensure_default_datalist
 
 __all__ = ["DEMO_NETWORK", "demo_overrides", "prediction_datalist", "run_demo"]
@@ -83,6 +84,7 @@ def run_demo(
     say = log or (lambda _message: None)
     out = Path(out_dir).absolute()
     bundle = Path(bundle_dir).absolute()
+    ensure_outside_inputs(out, bundle)
     configs = bundle / "configs"
     root, logs, data = out / "bundle_run", out / "logs", out / "data"
     for folder in (root, logs):

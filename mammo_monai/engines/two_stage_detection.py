@@ -42,7 +42,7 @@ from mammo_monai.inference.blob_candidates import (
     candidate_features,
 )
 from mammo_monai.inference.detection import grid_to_original
-from mammo_monai.io.writers import atomic_write_text, write_json
+from mammo_monai.io.writers import atomic_write_text, ensure_outside_inputs, write_json
 from mammo_monai.transforms import ContralateralChanneld, full_mammogram_transforms
 from mammo_monai.transforms.utils import BREAST_MASK_KEY
 
@@ -207,6 +207,7 @@ def cross_validate_two_stage(datalist: str | Path, out: str | Path, n_folds: int
         ValueError: too few women for the folds, no target lesion among some fold's training women.
     """
     datalist_path = Path(datalist).resolve()
+    ensure_outside_inputs(out, datalist_path)
     items = [dict(i) for s in SPLITS for i in load_datalist(datalist_path)[s]]
     for item in items:
         for key in (IMAGE, "contralateral_image"):

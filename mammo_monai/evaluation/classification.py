@@ -82,7 +82,7 @@ from sklearn.metrics import average_precision_score, precision_recall_curve, roc
 from .. import __version__
 from ..data.labels import LESION_LEVEL, LabelSet, label_set
 from ..data.problems import ProblemLog
-from ..data.schema import IMAGE, PATIENT_ID, SPLITS, ensure_writable, load_datalist
+from ..data.schema import IMAGE, PATIENT_ID, SPLITS, ensure_outside_inputs, ensure_writable, load_datalist
 from .bootstrap import SharedResamples, bootstrap_by_group
 from .inputs import resolve_datalist_path
 from .plots import COLOURS, Axes
@@ -721,6 +721,7 @@ def evaluate_classification(
     for path, what in ((pred_path, "prediction file"), (val_path, "validation prediction file")):
         if path is not None and not path.is_file():
             raise FileNotFoundError(f"{path}: {what} not found")
+    ensure_outside_inputs(out_dir, pred_path, label_path, val_path)
     paths = {key: out_dir / name for key, name in REPORT_FILES.items()}
     inputs = {p.resolve() for p in (pred_path, label_path, val_path) if p is not None}
     for path in paths.values():

@@ -110,7 +110,16 @@ from monai.metrics import compute_froc_score
 
 from .. import __version__
 from ..data.problems import ProblemLog
-from ..data.schema import IMAGE, LESION_TYPES, LESIONS, PATIENT_ID, SPLITS, ensure_writable, load_datalist
+from ..data.schema import (
+    IMAGE,
+    LESION_TYPES,
+    LESIONS,
+    PATIENT_ID,
+    SPLITS,
+    ensure_outside_inputs,
+    ensure_writable,
+    load_datalist,
+)
 from .bootstrap import SharedResamples, bootstrap_by_group
 from .inputs import file_stem, image_shape_and_spacing, is_dicom, read_mask, resolve_datalist_path
 from .plots import COLOURS, Axes, lighten
@@ -951,6 +960,7 @@ def evaluate_detection(
         raise FileNotFoundError(f"{pred_dir}: prediction folder not found")
     if not pred_dir.is_dir():
         raise NotADirectoryError(f"{pred_dir}: expected a folder of per-image .json detection files")
+    ensure_outside_inputs(out_dir, pred_dir, label_path)
     paths = {key: out_dir / name for key, name in REPORT_FILES.items()}
     for path in paths.values():
         if path.resolve() == label_path.resolve():

@@ -56,7 +56,17 @@ from monai.metrics import compute_dice, compute_hausdorff_distance, compute_iou
 
 from .. import __version__
 from ..data.problems import ProblemLog
-from ..data.schema import IMAGE, LABEL, PATHOLOGIES, PATHOLOGY, PATIENT_ID, SPLITS, ensure_writable, load_datalist
+from ..data.schema import (
+    IMAGE,
+    LABEL,
+    PATHOLOGIES,
+    PATHOLOGY,
+    PATIENT_ID,
+    SPLITS,
+    ensure_outside_inputs,
+    ensure_writable,
+    load_datalist,
+)
 from .bootstrap import bootstrap_ci
 from .inputs import MASK_SUFFIXES, file_stem, image_shape_and_spacing, mask_suffix, read_mask, resolve_datalist_path
 from .report import CAPTION_HEIGHT, GT_COLOUR, PRED_COLOUR, render_overlay, tile_grid, write_csv, write_json
@@ -428,6 +438,7 @@ def evaluate_segmentation(
         raise FileNotFoundError(f"{pred_path}: prediction folder or datalist not found")
     if not pred_path.is_dir() and pred_path.suffix.lower() != ".json":
         raise ValueError(f"{pred_path}: expected a folder of masks or a datalist .json with {PRED!r} keys")
+    ensure_outside_inputs(out_dir, pred_path, label_path)
     paths = {key: out_dir / name for key, name in REPORT_FILES.items() if key != "overlays" or overlays}
     for path in paths.values():
         ensure_writable(path, overwrite)

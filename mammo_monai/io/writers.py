@@ -31,7 +31,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["atomic_write_text", "jsonable", "write_csv", "write_json"]
+__all__ = [
+    "OutputInsideInputError",
+    "atomic_write_text",
+    "ensure_outside_inputs",
+    "jsonable",
+    "write_csv",
+    "write_json",
+]
 
 
 def jsonable(obj: Any) -> Any:
@@ -49,6 +56,59 @@ def jsonable(obj: Any) -> Any:
     if isinstance(obj, os.PathLike):
         return str(obj)
     return obj
+
+
+class OutputInsideInputError(ValueError):
+    """An output path equals, or sits inside, one of the command's input folders (or is one of its input files)."""
+
+
+def ensure_outside_inputs(
+    out: str | os.PathLike, *inputs: str | os.PathLike | None, what: str = "output"
+) -> Path:
+    """Refuse to write ``out`` where it would touch what the user gave: check before anything is written.
+
+    ``out`` (a file or a folder, existing or not) may not equal any of ``inputs`` nor sit inside one that is a
+    folder (an input that does not exist yet is taken as a folder). Paths are compared after resolving symbolic
+    links and ``..``, so ``data/../data/x.json`` and a link to ``data`` are caught too. ``None`` inputs are skipped.
+
+    Args:
+        out: the output path (a datalist, a report folder, a masks folder, ...).
+        inputs: the command's input folders and files.
+        what: how the error names ``out`` (``"output"``, ``"masks folder"``, ...).
+
+    Returns:
+        ``out`` as a :class:`~pathlib.Path` (unchanged).
+
+    Raises:
+        OutputInsideInputError: (a ``ValueError``) naming both paths.
+
+    Example:
+        >>> ensure_outside_inputs("/data/out/cbis.json", "/data/cbis", "/data/csv").name
+        'cbis.json'
+        >>> try:
+        ...     ensure_outside_inputs("/data/mias/index.json", "/data/mias")
+        ... except OutputInsideInputError as e:
+        ...     print(str(e)[:64])
+        /data/mias/index.json: the output is inside the input folder /da
+    """
+    out_path = Path(out)
+    real_out = Path(os.path.realpath(os.path.abspath(out_path)))
+    for given in inputs:
+        if given is None:
+            continue
+        real_in = Path(os.path.realpath(os.path.abspath(given)))
+        if real_out == real_in:
+            kind = "folder" if real_in.is_dir() else "file"
+            raise OutputInsideInputError(
+                f"{out_path}: the {what} is the input {kind} {given}; nothing is ever written over an input "
+                "(choose another output path)"
+            )
+        if not real_in.is_file() and real_in in real_out.parents:
+            raise OutputInsideInputError(
+                f"{out_path}: the {what} is inside the input folder {given}; nothing is ever written into an input "
+                "(choose another output path)"
+            )
+    return out_path
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

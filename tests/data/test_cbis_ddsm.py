@@ -210,7 +210,7 @@ def test_recovers_synthetic_ground_truth(synthetic, tmp_path, layout, monkeypatc
         index_cbis_ddsm(info["image_dir"], info["csv_dir"], out, progress=False)
     again = index_cbis_ddsm(info["image_dir"], info["csv_dir"], out, overwrite=True, progress=False)
     assert again.datalist == result.datalist
-    with pytest.raises(ValueError, match="inside the image folder"):
+    with pytest.raises(ValueError, match="inside the input folder"):
         index_cbis_ddsm(info["image_dir"], info["csv_dir"], Path(info["image_dir"]) / "x.json", progress=False)
 
 

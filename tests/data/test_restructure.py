@@ -103,7 +103,7 @@ def test_hardlink_idempotent_clash_and_dry_run(synthetic, tmp_path):
     assert gone.exists()
     assert _snapshot(root) == before
 
-    with pytest.raises(ValueError, match="inside the image folder"):
+    with pytest.raises(ValueError, match="inside the input folder"):
         restructure_cbis_ddsm(root, root / "flat", progress=False)
     with pytest.raises(ValueError, match="mode"):
         restructure_cbis_ddsm(root, out, mode="move", progress=False)

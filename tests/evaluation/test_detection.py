@@ -449,12 +449,11 @@ def test_overwrite_protection(case):
     assert sorted(p.name for p in out.iterdir()) == ["detection_per_image.csv"]
     r = _evaluate(case, overwrite=True)
     assert r.paths["per_image"].read_text().startswith("image,")
-    # the report written into the prediction folder is not read back as a prediction
-    r = evaluate_detection(case["preds"], case["datalist"], case["preds"], n_resamples=N)
-    again = evaluate_detection(case["preds"], case["datalist"], case["preds"], n_resamples=N, overwrite=True)
-    assert again.summary["counts"]["prediction_files"] == r.summary["counts"]["prediction_files"]
-    assert again.summary["counts"]["prediction_files"]["files"] == 4 and not again.problems.counts().get(
-        "malformed_prediction")
+    # the prediction folder is an input: no report is written into it (issue 21)
+    before = sorted(p.name for p in case["preds"].iterdir())
+    with pytest.raises(ValueError, match="inside the input folder|is the input folder"):
+        evaluate_detection(case["preds"], case["datalist"], case["preds"], n_resamples=N)
+    assert sorted(p.name for p in case["preds"].iterdir()) == before
     label = case["root"] / "detection_metrics.json"  # a datalist named like a report file
     label.write_text(case["datalist"].read_text())
     with pytest.raises(ValueError, match="would replace the label datalist"):
