@@ -1,6 +1,13 @@
-"""Collection rules for the whole tree (``--doctest-modules`` imports every module under the testpaths)."""
+"""Collection rules for the whole tree (``--doctest-modules`` imports every module under the testpaths), and the
+session's private temporary folder (nothing may be left in it)."""
 
 import importlib.util
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
 
 from tests.deploy import deploy_sdk_installed
 
@@ -12,6 +19,31 @@ if importlib.util.find_spec("monailabel") is None:
                             "tests/label/orthanc.py"]
 
 if not deploy_sdk_installed():
-    # the MONAI Deploy app imports the App SDK (the deploy extra, which scripts/test.sh installs);
+    # the MONAI Deploy app imports the App SDK (the deploy extra, in .venv-deploy: scripts/test_deploy.sh);
     # tests/deploy/test_*.py still report the skip with its reason
     collect_ignore_glob += ["mammo_monai/deploy/*"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_temp_folder(tmp_path_factory: pytest.TempPathFactory):
+    """The session's temporary folder (``TMPDIR``, :func:`tempfile.gettempdir`, for this process and every process
+    it starts) is a private one, which must be empty when the session ends: a test errors at teardown, naming what
+    was left, when the code under test (or a server, a bundle run) leaves scratch files behind. pytest's own
+    ``tmp_path`` root is fixed before the switch and stays where it is (its retention is set in pyproject.toml)."""
+    tmp_path_factory.getbasetemp()
+    private = Path(tempfile.mkdtemp(prefix="mammo_tests_tmp_"))
+    saved_env, saved_tempdir = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"] = tempfile.tempdir = str(private)
+    try:
+        yield private
+    finally:
+        if saved_env is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved_env
+        tempfile.tempdir = saved_tempdir
+        left = sorted(p.name for p in private.iterdir())
+        shutil.rmtree(private, ignore_errors=True)
+        if left:
+            pytest.fail(f"the tests left {len(left)} entries in the temporary folder (a scratch folder or file "
+                        f"not removed by its owner): {', '.join(left[:20])}", pytrace=False)
