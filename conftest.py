@@ -29,18 +29,23 @@ def private_temp_folder(tmp_path_factory: pytest.TempPathFactory):
     """The session's temporary folder (``TMPDIR``, :func:`tempfile.gettempdir`, for this process and every process
     it starts) is a private one, which must be empty when the session ends: a test errors at teardown, naming what
     was left, when the code under test (or a server, a bundle run) leaves scratch files behind. pytest's own
-    ``tmp_path`` root is fixed before the switch and stays where it is (its retention is set in pyproject.toml)."""
-    tmp_path_factory.getbasetemp()
+    ``tmp_path`` root is fixed before the switch and stays where it is (its retention is set in pyproject.toml);
+    torch's compile cache (``<tmp>/torchinductor_<user>``, one per user, made by any process that imports
+    ``torch._inductor``) goes below it too (``TORCHINDUCTOR_CACHE_DIR``)."""
+    caches = tmp_path_factory.mktemp("caches", numbered=False)
     private = Path(tempfile.mkdtemp(prefix="mammo_tests_tmp_"))
-    saved_env, saved_tempdir = os.environ.get("TMPDIR"), tempfile.tempdir
-    os.environ["TMPDIR"] = tempfile.tempdir = str(private)
+    session_env = {"TMPDIR": str(private), "TORCHINDUCTOR_CACHE_DIR": str(caches / "torchinductor")}
+    saved_env, saved_tempdir = {k: os.environ.get(k) for k in session_env}, tempfile.tempdir
+    os.environ.update(session_env)
+    tempfile.tempdir = str(private)
     try:
         yield private
     finally:
-        if saved_env is None:
-            os.environ.pop("TMPDIR", None)
-        else:
-            os.environ["TMPDIR"] = saved_env
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         tempfile.tempdir = saved_tempdir
         left = sorted(p.name for p in private.iterdir())
         shutil.rmtree(private, ignore_errors=True)
