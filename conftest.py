@@ -1,6 +1,7 @@
 """Collection rules for the whole tree (``--doctest-modules`` imports every module under the testpaths), and the
 session's private temporary folder (nothing may be left in it)."""
 
+import gc
 import importlib.util
 import os
 import shutil
@@ -47,6 +48,7 @@ def private_temp_folder(tmp_path_factory: pytest.TempPathFactory):
             else:
                 os.environ[key] = value
         tempfile.tempdir = saved_tempdir
+        gc.collect()  # owners nobody holds any more, in reference cycles: their finalizers remove their folders now
         left = sorted(p.name for p in private.iterdir())
         shutil.rmtree(private, ignore_errors=True)
         if left:

@@ -21,6 +21,7 @@ import os
 import shutil
 import tempfile
 import threading
+import uuid
 import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -112,8 +113,9 @@ class BundleInference:
         overrides: config values to set before parsing (``{"image_size": 512}``).
         device: where the network runs (default: the bundle's own ``device`` expression).
 
-    The bundle's ``output_dir`` is pointed at a scratch folder of its own (the writers are off, so nothing should
-    land there); the folder is removed by :meth:`close`, at the end of a ``with`` block, or when the object is
+    The bundle's ``output_dir`` is pointed at a scratch path of its own in the temporary folder, which is not created
+    (the writers are off: nothing should land there; a process that is killed leaves nothing behind). Should
+    anything create it, it is removed by :meth:`close`, at the end of a ``with`` block, or when the object is
     garbage collected or the interpreter exits, whichever comes first.
 
     Example:
@@ -129,7 +131,7 @@ class BundleInference:
         self.bundle_dir = Path(bundle_dir).resolve()
         self.checkpoint = Path(checkpoint)
         files = bundle_config_files(self.bundle_dir, "inference.json", configs)
-        self._scratch = tempfile.mkdtemp(prefix="mammo_bundle_")
+        self._scratch = os.path.join(tempfile.gettempdir(), f"mammo_bundle_{uuid.uuid4().hex[:12]}")
         self._remove_scratch = weakref.finalize(self, shutil.rmtree, self._scratch, ignore_errors=True)
         parser = ConfigParser()
         parser.read_config(files)
@@ -154,7 +156,7 @@ class BundleInference:
         self._lock = threading.RLock()  # __call__ holds it around predict_preprocessed
 
     def close(self) -> None:
-        """Remove the scratch folder (idempotent; the object must not be called afterwards)."""
+        """Remove the scratch folder if anything made it (idempotent; the object must not be called afterwards)."""
         self._remove_scratch()
 
     def __enter__(self) -> BundleInference:
