@@ -35,7 +35,7 @@ if ! "$PY" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$
     fi
 fi
 "${PIP[@]}" install -e ".[$EXTRAS]"
-# -I: the checkout's own folder first on sys.path would not matter here, but the metadata below must be the venv's
+# what got installed (-I: the venv's own packages and metadata, not the checkout's folder first on sys.path)
 "$PY" -I - "$VENV" <<'EOF'
 import importlib.metadata as md
 import sys
