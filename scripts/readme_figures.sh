@@ -16,7 +16,7 @@ echo "# $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPU cores, load average $(cut -d' 
 if [ -x .venv/bin/mammo-monai ]; then
     seconds=$( { time .venv/bin/mammo-monai demo --out "$OUT/demo" >"$OUT/demo.log" 2>&1; } 2>&1 )
     dice=$(.venv/bin/python -c 'import json, sys; d = json.load(open(sys.argv[1]))["metrics"]["all"]["dice"]
-print(f"{d[\"mean\"]:.3f} (mean of {d[\"n\"]} test images)")' "$OUT/demo/report/segmentation_summary.json")
+print("{:.3f} (mean of {} test images)".format(d["mean"], d["n"]))' "$OUT/demo/report/segmentation_summary.json")
     echo "demo: ${seconds} s, test-split Dice ${dice}   [time .venv/bin/mammo-monai demo --out $OUT/demo]"
 else
     echo "demo: .venv is missing (bash scripts/setup.sh)"
