@@ -37,18 +37,22 @@ EOF
 ready() {
     [ -x "$PY" ] || return 1
     "$PY" -I - "$TORCH_VERSION" "$MONAILABEL_VERSION" "$PWD" <<'EOF' 2>/dev/null
-import importlib.metadata as md, json, os, sys
+import importlib.metadata as md, json, os, re, sys
 from urllib.parse import unquote, urlparse
 torch_v, ml_v, root = sys.argv[1:4]
 def major(name):
     return int(md.version(name).split(".")[0])
+def at_least(name, *floor):
+    return tuple(int(n) for n in re.findall(r"\d+", md.version(name))[:len(floor)]) >= floor
 ok = (
     md.version("torch").split("+")[0] == torch_v
     and "+cu" not in md.version("torch")
     and md.version("monailabel") == ml_v
     and major("numpy") < 2
     and major("pydicom") < 3
-    and major("pytest") >= 8
+    and at_least("pytest", 9, 0, 3)
+    and at_least("pydicom", 2, 4, 5)
+    and at_least("monai", 1, 6)
     and bool(md.version("pydicom-data")) and bool(md.version("highdicom"))
     and bool(md.version("requests"))
 )
@@ -69,15 +73,20 @@ if [ ! -x "$PY" ]; then
 fi
 PIP=("$PY" -m pip --disable-pip-version-check -q)
 # the same way as scripts/setup.sh: the pinned CPU torch only when no torch $TORCH_VERSION is there
+# (TORCH_INDEX_URL as there: e.g. https://download.pytorch.org/whl/cpu for the CPU build)
 if ! "$PY" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" 2>/dev/null; then
-    "${PIP[@]}" install "torch==$TORCH_VERSION"
+    if [ -n "${TORCH_INDEX_URL:-}" ]; then
+        "${PIP[@]}" install --extra-index-url "$TORCH_INDEX_URL" "torch==$TORCH_VERSION"
+    else
+        "${PIP[@]}" install "torch==$TORCH_VERSION"
+    fi
 fi
 CONSTRAINTS="$(mktemp "${TMPDIR:-/tmp}/setup_label_constraints.XXXXXX")"
 trap 'rm -f "$CONSTRAINTS"' EXIT
 # `torch==X` also matches the installed local build X+cpu, so pip keeps it instead of fetching CUDA torch
 printf '%s\n' "torch==$TORCH_VERSION" 'numpy<2' 'pydicom<3' 'dicomweb-client<0.61' 'pynetdicom<3' 'jsonschema<4' >"$CONSTRAINTS"
 "${PIP[@]}" install -c "$CONSTRAINTS" "monailabel==$MONAILABEL_VERSION" 'pydicom<3' 'dicomweb-client<0.61' 'pynetdicom<3'
-"${PIP[@]}" install -c "$CONSTRAINTS" -e . 'pytest>=8' 'pydicom-data>=1.0' requests
+"${PIP[@]}" install -c "$CONSTRAINTS" -e . 'pytest>=9.0.3' 'pydicom-data>=1.0' requests
 # fail loudly if anything slipped past the constraints or does not import
 "$PY" -c "import torch, sys; v = torch.__version__; sys.exit(0 if v.split('+')[0] == '$TORCH_VERSION' and '+cu' not in v else f'unexpected torch {v}')"
 "$PY" -c 'import numpy, pydicom, monai, monailabel.interfaces.app, mammo_monai.io, pytest, requests'

@@ -3,7 +3,8 @@
 What ``mammo-monai demo`` (the README's main command) runs. Each bundle step is the user's own command,
 ``python -m monai.bundle run ...`` on the shipped configs, in a subprocess whose output goes to a log file;
 the bundle's default network is swapped for a small UNet and the image size lowered so that it trains on
-2 CPU cores in minutes (the overrides are written next to the outputs, so the run can be repeated by hand).
+2 CPU cores in minutes (the overrides are written next to the outputs as an ``--args_file``, so the run can be repeated
+by hand, and every ``--config_file`` is the bundle's own: MONAI warns about config files from other folders).
 
 Example:
     >>> outputs, report = run_demo("outputs/demo", "bundles/mammo_mass_segmentation", epochs=2)  # doctest: +SKIP
@@ -91,11 +92,11 @@ def run_demo(
         folder.mkdir(parents=True, exist_ok=True)
     say(f"[1/5] synthetic CBIS-DDSM-shaped data ({n_patients} women) and its datalist in {data}")
     datalist = ensure_default_datalist(data, n_patients=n_patients, seed=seed)
-    overrides = root / "demo_overrides.json"
+    overrides = root / "demo_overrides.json"  # passed as --args_file: its keys override the bundle's configs
     overrides.write_text(json.dumps(demo_overrides(image_size), indent=1) + "\n")
     common = ["--meta_file", str(configs / "metadata.json"), "--logging_file", str(configs / "logging.conf"),
               "--bundle_root", str(root), "--datalist", datalist, "--dataset_dir", str(data), "--image_size",
-              str(image_size), "--num_workers", "0", "--batch_size", "2"]
+              str(image_size), "--num_workers", "0", "--batch_size", "2", "--args_file", str(overrides)]
 
     def bundle_run(name: str, config_files: list[Path], *extra: str) -> None:
         command = [sys.executable, "-m", "monai.bundle", "run", name, "--config_file",
@@ -111,12 +112,12 @@ def run_demo(
     say(f"[2/5] training {epochs} epochs (small UNet, {image_size} px) -> {root / 'models'}")
     for stale in (root / "models").glob("checkpoint_epoch=*.pt"):  # a fresh run, not a resume of the last demo
         stale.unlink()
-    bundle_run("training", [configs / "train.json", overrides], "--train#trainer#max_epochs", str(epochs))
+    bundle_run("training", [configs / "train.json"], "--train#trainer#max_epochs", str(epochs))
     say(f"[3/5] evaluating the best checkpoint on the test split -> {root / 'eval'}")
-    bundle_run("evaluating", [configs / "train.json", configs / "evaluate.json", overrides])
+    bundle_run("evaluating", [configs / "train.json", configs / "evaluate.json"])
     predictions = root / "predictions"
     say(f"[4/5] inferring on the test split, masks mapped back to the original images -> {predictions}")
-    bundle_run("inferring", [configs / "inference.json", overrides], "--output_dir", str(predictions),
+    bundle_run("inferring", [configs / "inference.json"], "--output_dir", str(predictions),
                "--data_root_dir", str(data))
     say(f"[5/5] mammo-monai eval segmentation -> {out / 'report'}")
     pred_list = out / "predictions.json"

@@ -235,11 +235,12 @@ def read_predictions(path: str | os.PathLike, ls: LabelSet) -> list[PredictionRo
 
     Example:
         >>> import tempfile
-        >>> f = Path(tempfile.mkdtemp()) / "p.csv"
+        >>> scratch = tempfile.TemporaryDirectory(); f = Path(scratch.name) / "p.csv"
         >>> _ = f.write_text("image,prob_malignant\\na.png,0.8\\nb.png,1.5\\n")
         >>> rows = read_predictions(f, label_set("malignant"))
         >>> rows[0].probs.tolist(), rows[1].kind, rows[1].error, rows[1].source.endswith("p.csv:3")
         ([0.19999999999999996, 0.8], 'bad_probability', 'prob_malignant = 1.5 is outside [0, 1]', True)
+        >>> scratch.cleanup()
     """
     path = Path(path)
     if not path.is_file():

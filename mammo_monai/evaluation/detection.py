@@ -267,7 +267,7 @@ def read_detections(path: str | os.PathLike) -> DetectionPrediction:
 
     Example:
         >>> import tempfile
-        >>> f = Path(tempfile.mkdtemp()) / "mdb001.json"
+        >>> scratch = tempfile.TemporaryDirectory(); f = Path(scratch.name) / "mdb001.json"
         >>> _ = f.write_text('{"image": "mdb001.png", "candidates": [{"score": 0.9, "center": [5, 7]},'
         ...                  ' {"score": "high", "center": [1, 2]}]}')
         >>> p = read_detections(f)
@@ -275,6 +275,7 @@ def read_detections(path: str | os.PathLike) -> DetectionPrediction:
         ('mdb001.png', 'bad_candidate', [0.9])
         >>> p.error  # doctest: +ELLIPSIS
         "1 bad candidate value(s): candidates[1]: score 'high' is not a finite number; ..."
+        >>> scratch.cleanup()
     """
     path = Path(path)
     if not path.is_file():

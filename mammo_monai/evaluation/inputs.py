@@ -98,9 +98,10 @@ def read_mask(path: str | os.PathLike) -> np.ndarray:
 
     Example:
         >>> import tempfile
-        >>> path = Path(tempfile.mkdtemp()) / "mask.npy"; np.save(path, np.ones((1, 4, 3), np.uint8))
-        >>> read_mask(path).shape
+        >>> scratch = tempfile.TemporaryDirectory(); path = Path(scratch.name) / "mask.npy"
+        >>> np.save(path, np.ones((1, 4, 3), np.uint8)); read_mask(path).shape
         (4, 3)
+        >>> scratch.cleanup()
     """
     path = Path(path)
     if not path.is_file():
@@ -154,9 +155,11 @@ def image_shape_and_spacing(
     Example:
         >>> import tempfile
         >>> from PIL import Image
-        >>> path = Path(tempfile.mkdtemp()) / "mdb001.png"; Image.new("L", (30, 20)).save(path)
+        >>> scratch = tempfile.TemporaryDirectory(); path = Path(scratch.name) / "mdb001.png"
+        >>> Image.new("L", (30, 20)).save(path)
         >>> image_shape_and_spacing(path, need_shape=True), image_shape_and_spacing(path, need_shape=False)
         (((20, 30), None), (None, None))
+        >>> scratch.cleanup()
     """
     path = Path(path)
     if not path.is_file():

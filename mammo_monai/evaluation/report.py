@@ -9,10 +9,11 @@ writers use. Both are re-exported here.
 Example:
     >>> import tempfile, os
     >>> import numpy as np
-    >>> d = tempfile.mkdtemp()
+    >>> scratch = tempfile.TemporaryDirectory(); d = scratch.name
     >>> _ = write_json({"dice": float("nan"), "n": np.int64(3)}, os.path.join(d, "s.json"))
     >>> open(os.path.join(d, "s.json")).read().split()
     ['{', '"dice":', 'null,', '"n":', '3', '}']
+    >>> scratch.cleanup()
     >>> tile = render_overlay(np.zeros((100, 80)), [(np.ones((100, 80), bool), GT_COLOUR)], caption="x", size=64)
     >>> tile.size
     (64, 80)

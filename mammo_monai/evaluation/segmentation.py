@@ -143,11 +143,12 @@ def match_prediction_folder(
 
     Example:
         >>> import tempfile
-        >>> root = Path(tempfile.mkdtemp()); (root / "mdb001").mkdir()
+        >>> scratch = tempfile.TemporaryDirectory(); root = Path(scratch.name); (root / "mdb001").mkdir()
         >>> (root / "mdb001" / "mdb001_seg.nii.gz").touch(); (root / "mdb002.png").touch()
         >>> found = match_prediction_folder(root, ["mdb001", "mdb002", "mdb003"])
         >>> [(s, f and f.name, kind) for s, (f, kind, _) in found.items()]
         [('mdb001', 'mdb001_seg.nii.gz', '_seg'), ('mdb002', 'mdb002.png', 'exact'), ('mdb003', None, None)]
+        >>> scratch.cleanup()
     """
     root = Path(root)
     wanted = set(stems)

@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
 import threading
+import uuid
+import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -110,6 +113,11 @@ class BundleInference:
         overrides: config values to set before parsing (``{"image_size": 512}``).
         device: where the network runs (default: the bundle's own ``device`` expression).
 
+    The bundle's ``output_dir`` is pointed at a scratch path of its own in the temporary folder, which is not created
+    (the writers are off: nothing should land there; a process that is killed leaves nothing behind). Should
+    anything create it, it is removed by :meth:`close`, at the end of a ``with`` block, or when the object is
+    garbage collected or the interpreter exits, whichever comes first.
+
     Example:
         >>> runner = BundleInference("bundles/mammo_mass_segmentation", "work/segmentation/model.pt")  # doctest: +SKIP
         >>> out = runner("mdb001.png")  # doctest: +SKIP
@@ -123,7 +131,8 @@ class BundleInference:
         self.bundle_dir = Path(bundle_dir).resolve()
         self.checkpoint = Path(checkpoint)
         files = bundle_config_files(self.bundle_dir, "inference.json", configs)
-        self._scratch = tempfile.mkdtemp(prefix="mammo_bundle_")
+        self._scratch = os.path.join(tempfile.gettempdir(), f"mammo_bundle_{uuid.uuid4().hex[:12]}")
+        self._remove_scratch = weakref.finalize(self, shutil.rmtree, self._scratch, ignore_errors=True)
         parser = ConfigParser()
         parser.read_config(files)
         # nothing of the bundle's default data or output folders is touched: the writers are off and the
@@ -145,6 +154,16 @@ class BundleInference:
         self.amp = bool(parser.get_parsed_content("amp")) if "amp" in parser else False
         self._loaded: tuple[float, int] | None = None
         self._lock = threading.RLock()  # __call__ holds it around predict_preprocessed
+
+    def close(self) -> None:
+        """Remove the scratch folder if anything made it (idempotent; the object must not be called afterwards)."""
+        self._remove_scratch()
+
+    def __enter__(self) -> BundleInference:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def get(self, key: str, default: Any = None) -> Any:
         """A parsed value of the bundle's config (``classes``, ``pixdim``, ...), or ``default``."""

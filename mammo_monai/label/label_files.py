@@ -47,12 +47,12 @@ def write_label_like(mask: np.ndarray, reference: str | os.PathLike, out_dir: st
     Args:
         mask: integer labels, ``(rows, cols)`` of the reference image (values < 256).
         reference: the image file the viewer shows (PNG/PGM/TIFF/JPEG, NIfTI, NRRD or DICOM).
-        out_dir: where the file goes (default: a fresh temporary folder; MONAI Label deletes a returned file
-            once it has sent it).
+        out_dir: where the file goes (default: a fresh file in the temporary folder, ``mammo_label_<stem>_*``;
+            MONAI Label deletes a returned file once it has sent it).
         stem: the file name without suffix.
 
     Returns:
-        The written file: ``<stem>.png`` for a raster reference, ``<stem>.nii.gz`` otherwise.
+        The written file: ``<stem>.png`` for a raster reference, ``<stem>.nii.gz`` otherwise (in ``out_dir``).
 
     Raises:
         ValueError: the mask's shape differs from the reference's ``(rows, cols)`` (both named).
@@ -66,32 +66,43 @@ def write_label_like(mask: np.ndarray, reference: str | os.PathLike, out_dir: st
         raise ValueError(f"label for {reference}: expected a (rows, cols) mask, got shape {mask.shape}")
     if mask.size and (mask.min() < 0 or mask.max() > 255):
         raise ValueError(f"label for {reference}: values must lie in 0..255, got {mask.min()}..{mask.max()}")
-    out = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="mammo_label_"))
-    out.mkdir(parents=True, exist_ok=True)
     mask = mask.astype(np.uint8)
-    if _suffix(reference) in RASTER_LABEL_SUFFIXES:
+    raster = _suffix(reference) in RASTER_LABEL_SUFFIXES
+    if raster:
         with Image.open(reference) as im:
             cols, rows = im.size
         if mask.shape != (rows, cols):
             raise ValueError(f"label for {reference}: mask {mask.shape} but the image is {(rows, cols)} (rows, cols)")
-        path = out / f"{stem}.png"
+    else:
+        import SimpleITK as sitk
+
+        info = _itk_information(reference)
+        size = tuple(int(s) for s in info.GetSize())
+        if size[:2] != (mask.shape[1], mask.shape[0]) or any(s != 1 for s in size[2:]):
+            raise ValueError(f"label for {reference}: mask {mask.shape} (rows, cols) but the image is {size} "
+                             "(x, y, ...)")
+    path = _output_file(out_dir, stem, ".png" if raster else ".nii.gz")
+    if raster:
         Image.fromarray(mask, mode="L").save(path)
         return str(path)
-
-    import SimpleITK as sitk
-
-    info = _itk_information(reference)
-    size = tuple(int(s) for s in info.GetSize())
-    if size[:2] != (mask.shape[1], mask.shape[0]) or any(s != 1 for s in size[2:]):
-        raise ValueError(f"label for {reference}: mask {mask.shape} (rows, cols) but the image is {size} (x, y, ...)")
     array = mask.reshape((1,) * (len(size) - 2) + mask.shape)
     label = sitk.GetImageFromArray(array)
     label.SetSpacing(info.GetSpacing())
     label.SetOrigin(info.GetOrigin())
     label.SetDirection(info.GetDirection())
-    path = out / f"{stem}.nii.gz"
     sitk.WriteImage(label, str(path), useCompression=True)
     return str(path)
+
+
+def _output_file(out_dir: str | os.PathLike | None, stem: str, suffix: str) -> Path:
+    """``out_dir/<stem><suffix>``, or without ``out_dir`` a fresh file of that suffix in the temporary folder (a
+    file, not a folder: whoever deletes the file once it is sent leaves nothing behind)."""
+    if out_dir is not None:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        return Path(out_dir) / f"{stem}{suffix}"
+    fd, name = tempfile.mkstemp(prefix=f"mammo_label_{stem}_", suffix=suffix)
+    os.close(fd)
+    return Path(name)
 
 
 def read_label_mask(path: str | os.PathLike, shape: tuple[int, int] | None = None) -> np.ndarray:

@@ -18,7 +18,7 @@ bundle's CPU recipe (what the models were measured with on CPU) and reads the fi
 digitisers; the files carry no spacing); ``--recipe none`` runs the bundles' own ``inference.json`` (DenseNet121
 patches at 0.1 mm: minutes per film on 2 cores).
 
-    .venv/bin/python scripts/bench/bench_deploy.py [--repeats 1] [--threads 2] [--recipe mias_cpu|none]
+    .venv-deploy/bin/python scripts/bench/bench_deploy.py [--repeats 1] [--threads 2] [--recipe mias_cpu|none]
 """
 
 from __future__ import annotations

@@ -22,10 +22,12 @@ the process's peak RSS against its RSS after imports (``ru_maxrss``).
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import logging
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -67,6 +69,7 @@ def run_arm(arm: str, path: str, repeats: int, threads: int) -> dict:
     parser = ConfigParser()
     parser.read_config(configs)
     out_dir = tempfile.mkdtemp(prefix="bench_detection_")
+    atexit.register(shutil.rmtree, out_dir, ignore_errors=True)  # the writers' scratch, not a result
     parser.update({"bundle_root": str(BUNDLE), "output_dir": out_dir, "device": "$torch.device('cpu')",
                    "amp": False, "datalist": "", "data_root_dir": str(Path(path).parent),
                    "default_spacing": 0.05})

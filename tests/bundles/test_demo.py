@@ -1,8 +1,10 @@
-"""The README's main command: synthesise, index, train, evaluate, infer and report, end to end."""
+"""The README's main command: synthesise, index, train, evaluate, infer and report, end to end; and the README's
+figure of it (the demo is seeded: its Dice is the same on every run of one machine)."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,10 +16,13 @@ from mammo_monai.engines import demo, run_demo
 
 from .bundle_checks import run_bundle_status
 
-BUNDLE = Path(__file__).resolve().parents[2] / "bundles" / "mammo_mass_segmentation"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BUNDLE = REPO_ROOT / "bundles" / "mammo_mass_segmentation"
 
 
-def test_demo_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def bundle_commands(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The demo's ``python -m monai.bundle`` commands run as ``bundle_checks`` runs them; collects ``[run, name]``."""
     commands: list[list[str]] = []
 
     def run(command: list[str], stdout, stderr, check: bool) -> subprocess.CompletedProcess:
@@ -31,6 +36,11 @@ def test_demo_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
         return subprocess.CompletedProcess(command, rc)
 
     monkeypatch.setattr(demo, "subprocess", SimpleNamespace(run=run, STDOUT=subprocess.STDOUT))
+    return commands
+
+
+def test_demo_end_to_end(tmp_path: Path, bundle_commands: list[list[str]]) -> None:
+    commands = bundle_commands
     lines: list[str] = []
     outputs, report = run_demo(tmp_path / "demo", BUNDLE, epochs=1, image_size=64, n_patients=4, log=lines.append)
     assert commands == [["run", "training"], ["run", "evaluating"], ["run", "inferring"]]
@@ -41,3 +51,22 @@ def test_demo_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert predictions and all(Path(item["pred"]).is_file() for item in predictions)
     assert (Path(outputs["report"]) / "segmentation_summary.json").is_file()
     assert report.summary and not [p for p in report.problems if p.kind != "empty_split"]
+
+
+def readme_demo_dice() -> float:
+    """The test-split Dice the README gives for ``bash scripts/demo.sh`` ("test-split Dice **0.316**")."""
+    found = re.search(r"test-split Dice \*\*(\d\.\d+)\*\*", (REPO_ROOT / "README.md").read_text())
+    assert found, "README.md: the demo's figure 'test-split Dice **X**' is missing"
+    return float(found[1])
+
+
+@pytest.mark.slow
+def test_demo_default_dice_is_the_readme_figure(tmp_path: Path) -> None:
+    """``mammo-monai demo`` at its defaults (30 epochs, 256 px, 32 women, seed 0; ~35 s on 2 idle cores) gives the
+    README's test-split Dice (mean over the 8 test images; 0.31640664860606194 on every run here). Its bundle
+    commands run as the demo runs them (fresh processes with this environment: the bundle tests' fork server pins
+    one thread, and the thread count changes the sums)."""
+    _, report = run_demo(tmp_path / "demo", BUNDLE)
+    dice = report.summary["metrics"]["all"]["dice"]
+    assert dice["n"] == 8
+    assert dice["mean"] == pytest.approx(readme_demo_dice(), abs=0.0005)

@@ -6,8 +6,9 @@ import importlib.util
 from pathlib import Path
 
 #: the skip reason where the App SDK is missing
-SDK_MISSING = ("the MONAI Deploy App SDK is not installed here (pip install 'mammo-monai[deploy]'; scripts/test.sh "
-               "installs it in .venv)")
+SDK_MISSING = ("the MONAI Deploy App SDK is not installed in this environment: these tests run in .venv-deploy "
+               "(bash scripts/test_deploy.sh, which scripts/test.sh runs; the SDK is kept out of .venv because with it "
+               "every `import monai` imports Holoscan)")
 
 
 def deploy_sdk_installed() -> bool:

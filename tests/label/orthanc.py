@@ -4,6 +4,7 @@ off, a throwaway storage folder), bounded waits, always stopped."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -20,8 +21,12 @@ PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
 def orthanc_missing() -> str | None:
     """Why Orthanc cannot be run here, or ``None``."""
     if shutil.which("Orthanc") is None or not PLUGIN.is_file():
-        return ("Orthanc with its DICOMweb plugin is not installed (scripts/setup_orthanc.sh installs the Debian "
-                "packages orthanc and orthanc-dicomweb)")
+        why = ("not root and no apt-get here" if os.geteuid() != 0 and shutil.which("apt-get") is None
+               else "not root here" if os.geteuid() != 0
+               else "no apt-get here" if shutil.which("apt-get") is None
+               else "apt-get could not install them: see /tmp/setup_orthanc.log")
+        return ("Orthanc with its DICOMweb plugin is not installed: scripts/setup_orthanc.sh (run by scripts/test.sh) "
+                f"installs the Debian packages orthanc and orthanc-dicomweb with apt-get as root ({why})")
     return None
 
 

@@ -28,13 +28,20 @@ def free_port() -> int:
 
 @contextmanager
 def label_server(studies: Path, conf: dict[str, str], log: Path, timeout: float = 180.0) -> Iterator[str]:
-    """Start ``monailabel start_server`` on the app; yields its base URL once ``GET /info/`` answers."""
+    """Start ``monailabel start_server`` on the app; yields its base URL once ``GET /info/`` answers.
+
+    The server gets a temporary folder of its own beside ``log`` (``server_tmp``): MONAI Label writes its logging
+    config there at every start and leaves an uploaded file behind whenever the app refuses the request (its
+    background removal only runs after a success), none of which is this project's to clean. What the app itself
+    leaves there (``mammo_*``) fails the test once the server has stopped."""
     port = free_port()
     cmd = [sys.executable, "-m", "monailabel.main", "start_server", "--app", str(APP_DIR), "--studies",
            str(studies), "--host", "127.0.0.1", "--port", str(port)]
     for key, value in conf.items():
         cmd += ["--conf", key, value]
-    env = {**os.environ, "MONAI_LABEL_DATASTORE_AUTO_RELOAD": "false"}
+    server_tmp = log.parent / "server_tmp"
+    server_tmp.mkdir(exist_ok=True)
+    env = {**os.environ, "MONAI_LABEL_DATASTORE_AUTO_RELOAD": "false", "TMPDIR": str(server_tmp)}
     with open(log, "w") as out:
         process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=log.parent, env=env,
                                    start_new_session=True)
@@ -50,6 +57,8 @@ def label_server(studies: Path, conf: dict[str, str], log: Path, timeout: float 
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=20)
+    left = sorted(p.name for p in server_tmp.glob("mammo_*"))
+    assert not left, f"the MONAI Label app left scratch files in its temporary folder {server_tmp}: {left}"
 
 
 def wait_until_answers(process: subprocess.Popen, url: str, log: Path, timeout: float, what: str,

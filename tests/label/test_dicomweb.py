@@ -94,9 +94,9 @@ def test_infers_on_the_dicom_itself_and_answers_on_its_grid(dicomweb_app, tmp_pa
     assert r.status_code == 200, r.text
     params, label = _answer(r, tmp_path)
     assert label.shape == FILM_SHAPE == tuple(params["image_shape"])
-    runner = BundleInference(default_bundles_dir() / SEG, model_dir / SEG / "model.pt", configs=CONFIGS,
-                             device="cpu")
-    expected = runner(files["mono1"])["pred"].numpy().reshape(FILM_SHAPE).astype(np.uint8)
+    with BundleInference(default_bundles_dir() / SEG, model_dir / SEG / "model.pt", configs=CONFIGS,
+                         device="cpu") as runner:
+        expected = runner(files["mono1"])["pred"].numpy().reshape(FILM_SHAPE).astype(np.uint8)
     np.testing.assert_array_equal(label, expected)  # the MONOCHROME1 file read by the bundle's own reader
     # the same pixels stored as MONOCHROME2 give the same image to the network, so the same answer
     r2 = requests.post(f"{app_url}/infer/{SEG}", params={"image": uids["mono2"], "output": "all"}, timeout=300)

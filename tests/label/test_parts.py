@@ -156,13 +156,13 @@ def test_uncertainty_scores_by_tta_and_mc_dropout(tmp_path):
     write_films(tmp_path / "studies", n=1)
     name = "mammo_mass_segmentation"
     write_random_checkpoints(tmp_path / "models", default_bundles_dir(), [name], ["mias_cpu.json"])
-    runner = BundleInference(default_bundles_dir() / name, tmp_path / "models" / name / "model.pt",
-                             configs=["mias_cpu.json"], device="cpu")
     film = tmp_path / "studies" / "film_0.png"
-    for method in ("tta", "dropout"):  # the mias_cpu UNet has dropout 0.1
-        assert 0.0 <= TestTimeUncertainty(runner, method=method, samples=3).score(film) <= 1.0
-    assert all(not m.training for m in runner.network.modules())  # dropout switched off again
+    with BundleInference(default_bundles_dir() / name, tmp_path / "models" / name / "model.pt",
+                         configs=["mias_cpu.json"], device="cpu") as runner:
+        for method in ("tta", "dropout"):  # the mias_cpu UNet has dropout 0.1
+            assert 0.0 <= TestTimeUncertainty(runner, method=method, samples=3).score(film) <= 1.0
+        assert all(not m.training for m in runner.network.modules())  # dropout switched off again
     write_random_checkpoints(tmp_path / "default", default_bundles_dir(), [name], [])
-    plain = BundleInference(default_bundles_dir() / name, tmp_path / "default" / name / "model.pt", device="cpu")
-    with pytest.raises(ValueError, match="no dropout layer"):
+    with BundleInference(default_bundles_dir() / name, tmp_path / "default" / name / "model.pt",
+                         device="cpu") as plain, pytest.raises(ValueError, match="no dropout layer"):
         TestTimeUncertainty(plain, method="dropout").score(film)

@@ -85,9 +85,9 @@ def test_segmentation_answer_is_the_bundles_own_result_on_the_films_grid(app):
     params, label = multipart(response)
     assert label.shape == FILM_SHAPE  # (rows, cols) of a non-square film: not transposed
     assert params["image_shape"] == list(FILM_SHAPE)
-    runner = BundleInference(default_bundles_dir() / SEG, model_dir / SEG / "model.pt", configs=CONFIGS,
-                             device="cpu")
-    expected = runner(studies / "film_0.png")["pred"].numpy().reshape(FILM_SHAPE)
+    with BundleInference(default_bundles_dir() / SEG, model_dir / SEG / "model.pt", configs=CONFIGS,
+                         device="cpu") as runner:
+        expected = runner(studies / "film_0.png")["pred"].numpy().reshape(FILM_SHAPE)
     np.testing.assert_array_equal(label, expected.astype(np.uint8))
     assert params["foreground_pixels"] == int((expected > 0).sum())
 
