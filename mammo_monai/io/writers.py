@@ -8,13 +8,14 @@ file. JSON has no NaN/inf, so they are written as ``null``; CSV cells hold ``""`
 
 Example:
     >>> import tempfile, os
-    >>> d = tempfile.mkdtemp()
+    >>> scratch = tempfile.TemporaryDirectory(); d = scratch.name
     >>> _ = write_json({"dice": float("nan"), "n": np.int64(3)}, os.path.join(d, "s.json"))
     >>> open(os.path.join(d, "s.json")).read().split()
     ['{', '"dice":', 'null,', '"n":', '3', '}']
     >>> _ = write_csv([{"a": 0.5, "b": None}], os.path.join(d, "t.csv"), ["a", "b"])
     >>> open(os.path.join(d, "t.csv")).read().split()
     ['a,b', '0.5,']
+    >>> scratch.cleanup()
 """
 
 from __future__ import annotations
