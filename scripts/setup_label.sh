@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create (or update) .venv-label: the CPU build of torch, MONAI Label 0.8.5 with the pins it needs, then
-# mammo-monai in editable mode, plus what its tests need here (pytest, pydicom-data; requests for the server
+# mammo-monai in editable mode, plus what its tests need here (pytest, pydicom-data, hypothesis; requests for the server
 # tests; not the dev extra's jsonschema>=4, which pydicom-seg refuses: the bundle tests that use it run in
 # .venv). .venv is not touched. scripts/test_label.sh runs the tests in it.
 #   bash scripts/setup_label.sh
@@ -27,7 +27,7 @@ PY="$VENV/bin/python"
 versions() {
     "$PY" -I - <<'EOF'
 import importlib.metadata as md
-names = ["torch", "monai", "monailabel", "numpy", "pydicom", "pytest", "pydicom-data", "requests"]
+names = ["torch", "monai", "monailabel", "numpy", "pydicom", "pytest", "pydicom-data", "hypothesis", "requests"]
 print("setup_label: .venv-label ready (" + ", ".join(f"{n} {md.version(n)}" for n in names) + ")")
 EOF
 }
@@ -54,7 +54,7 @@ ok = (
     and at_least("pydicom", 2, 4, 5)
     and at_least("monai", 1, 6)
     and bool(md.version("pydicom-data")) and bool(md.version("highdicom"))
-    and bool(md.version("requests"))
+    and bool(md.version("requests")) and bool(md.version("hypothesis"))
 )
 url = json.loads(md.distribution("mammo-monai").read_text("direct_url.json") or "{}")
 where = os.path.realpath(unquote(urlparse(url.get("url", "")).path))
@@ -86,9 +86,9 @@ trap 'rm -f "$CONSTRAINTS"' EXIT
 # `torch==X` also matches the installed local build X+cpu, so pip keeps it instead of fetching CUDA torch
 printf '%s\n' "torch==$TORCH_VERSION" 'numpy<2' 'pydicom<3' 'dicomweb-client<0.61' 'pynetdicom<3' 'jsonschema<4' >"$CONSTRAINTS"
 "${PIP[@]}" install -c "$CONSTRAINTS" "monailabel==$MONAILABEL_VERSION" 'pydicom<3' 'dicomweb-client<0.61' 'pynetdicom<3'
-"${PIP[@]}" install -c "$CONSTRAINTS" -e . 'pytest>=9.0.3' 'pydicom-data>=1.0' requests
+"${PIP[@]}" install -c "$CONSTRAINTS" -e . 'pytest>=9.0.3' 'pydicom-data>=1.0' 'hypothesis>=6.100' requests
 # fail loudly if anything slipped past the constraints or does not import
 "$PY" -c "import torch, sys; v = torch.__version__; sys.exit(0 if v.split('+')[0] == '$TORCH_VERSION' and '+cu' not in v else f'unexpected torch {v}')"
-"$PY" -c 'import numpy, pydicom, monai, monailabel.interfaces.app, mammo_monai.io, pytest, requests'
+"$PY" -c 'import numpy, pydicom, monai, monailabel.interfaces.app, mammo_monai.io, pytest, hypothesis, requests'
 ready || { echo "setup_label: $VENV is not as expected after install" >&2; exit 1; }
 versions
