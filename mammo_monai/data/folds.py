@@ -29,7 +29,7 @@ from typing import Any
 from .schema import PATIENT_ID
 from .splits import LESION_TYPES, assert_patient_disjoint, split_by_patient
 
-__all__ = ["FOLD_SPLITS", "cv_fold_datalists", "fold_class_problems", "fold_of_patient"]
+__all__ = ["FOLD_SPLITS", "cv_fold_datalists", "fold_class_problems", "fold_of_patient", "out_of_fold_datalist"]
 
 #: the datalist splits a fold holds
 FOLD_SPLITS = ("training", "validation", "test")
@@ -102,6 +102,12 @@ def fold_of_patient(folds: Sequence[Mapping[str, Sequence[Mapping[str, Any]]]],
                 raise ValueError(f"woman {patient} is in the test part of folds {owner[patient]} and {k}")
             owner[patient] = k
     return owner
+
+
+def out_of_fold_datalist(folds: Sequence[Mapping[str, Sequence[Mapping[str, Any]]]]) -> dict[str, list[Any]]:
+    """The datalist the pooled out-of-fold predictions are scored against: every fold's ``test`` items, in fold
+    order, as one ``test`` split (``training`` and ``validation`` empty)."""
+    return {"training": [], "validation": [], "test": [item for fold in folds for item in fold["test"]]}
 
 
 def fold_class_problems(

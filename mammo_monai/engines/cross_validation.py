@@ -46,7 +46,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mammo_monai.data.folds import cv_fold_datalists, fold_class_problems, fold_of_patient
+from mammo_monai.data.folds import cv_fold_datalists, fold_class_problems, fold_of_patient, out_of_fold_datalist
 from mammo_monai.data.labels import IMAGE_LEVEL, label_set
 from mammo_monai.data.schema import IMAGE, LABEL, PATIENT_ID, SPLITS, load_datalist
 from mammo_monai.data.splits import LESION_TYPES
@@ -433,9 +433,8 @@ def _score_classification(bundle_dir: Path, fold_dirs: Sequence[_Fold], folds: S
         if not path.is_file():
             raise CrossValidationError(f"{path}: the fold's test predictions are missing (see its inferring log)")
     oof_csv = _pool_csv(tests, oof_dir / "test_probabilities.csv")
-    all_items = [i for f in folds for i in f["test"]]
     oof_datalist = oof_dir / "datalist.json"
-    write_json({"training": [], "validation": [], "test": all_items}, oof_datalist)
+    write_json(out_of_fold_datalist(folds), oof_datalist)
     evaluation = evaluate_classification(oof_csv, oof_datalist, out_dir / "report", task=task, split="test",
                                          include_normal=include_normal, n_resamples=n_resamples, seed=seed,
                                          overwrite=True)
@@ -496,7 +495,7 @@ def _score_pooled_folder(kind: str, fold_dirs: Sequence[_Fold], folds: Sequence[
             (target / path.relative_to(source)).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target / path.relative_to(source))
     oof_datalist = out_dir / "oof" / "datalist.json"
-    write_json({"training": [], "validation": [], "test": [i for f in folds for i in f["test"]]}, oof_datalist)
+    write_json(out_of_fold_datalist(folds), oof_datalist)
     report_dir = out_dir / "report"
     headline: dict[str, Any] = {}
     if kind == "detection":

@@ -31,9 +31,10 @@ from typing import Any
 
 import numpy as np
 
-from mammo_monai.data.folds import cv_fold_datalists, fold_of_patient
+from mammo_monai.data.folds import cv_fold_datalists, fold_of_patient, out_of_fold_datalist
 from mammo_monai.data.schema import IMAGE, LESIONS, PATIENT_ID, SPLITS, load_datalist
 from mammo_monai.evaluation import evaluate_detection
+from mammo_monai.evaluation.cross_validation import format_interval
 from mammo_monai.evaluation.inputs import resolve_datalist_path
 from mammo_monai.inference.blob_candidates import (
     CONTRALATERAL_FEATURES,
@@ -226,7 +227,7 @@ def cross_validate_two_stage(datalist: str | Path, out: str | Path, n_folds: int
                 if les.get("type") in lesion_types and candidate_hits(f, {LESIONS: [les]}, lesion_types).any())
     own_columns = [k for k, n in enumerate(FEATURE_NAMES) if n not in CONTRALATERAL_FEATURES and n != "has_partner"]
     oof_datalist = out_dir / "datalist.json"
-    write_json({"training": [], "validation": [], "test": [i for f in folds for i in f["test"]]}, oof_datalist)
+    write_json(out_of_fold_datalist(folds), oof_datalist)
     arms: dict[str, Any] = {}
     for name, stage2, contralateral in ARMS:
         arm_start = time.perf_counter()
@@ -264,15 +265,6 @@ def cross_validate_two_stage(datalist: str | Path, out: str | Path, n_folds: int
     return summary
 
 
-def _ci(entry: Any) -> str:
-    if not isinstance(entry, Mapping) or entry.get("estimate") is None:
-        return "n/a"
-    low, high = (entry.get("ci") or [None, None])[:2]
-    if low is None or high is None:
-        return f"{entry['estimate']:.3f}"
-    return f"{entry['estimate']:.3f} [{low:.3f}, {high:.3f}]"
-
-
 def format_two_stage_markdown(summary: Mapping[str, Any]) -> str:
     """The ablation table of :func:`cross_validate_two_stage` as markdown."""
     lines = [f"# Two-stage detection of {', '.join(summary['lesion_types'])}, {summary['n_folds']}-fold CV by woman",
@@ -283,9 +275,9 @@ def format_two_stage_markdown(summary: Mapping[str, Any]) -> str:
              "| arm | CPM | sensitivity at 1 FP/image | film AUC, target lesion vs normal | film AUC, any lesion vs "
              "normal | wall |", "|---|---|---|---|---|---|"]
     for name, arm in summary["arms"].items():
-        lines.append(f"| {name} | {_ci(arm['cpm'])} | {_ci(arm['sensitivity_at_1'])} | "
-                     f"{_ci(arm.get('target_film_auc'))} | {_ci(arm.get('abnormal_film_auc'))} | "
-                     f"{arm['seconds']:.0f} s |")
+        figures = ("cpm", "sensitivity_at_1", "target_film_auc", "abnormal_film_auc")
+        cells = [format_interval(arm.get(k)) for k in figures]
+        lines.append(f"| {name} | {' | '.join(cells)} | {arm['seconds']:.0f} s |")
     lines.append(f"\nCandidate extraction: {summary['extract_seconds']:.0f} s.")
     return "\n".join(lines) + "\n"
 

@@ -31,7 +31,7 @@ import numpy as np
 from .bootstrap import bootstrap_by_group
 from .classification import youden_threshold
 
-__all__ = ["fold_thresholds", "format_cv_markdown", "pooled_operating_point", "shipped_threshold"]
+__all__ = ["fold_thresholds", "format_cv_markdown", "format_interval", "pooled_operating_point", "shipped_threshold"]
 
 
 def fold_thresholds(
@@ -121,10 +121,19 @@ def pooled_operating_point(
     return out
 
 
-def _fmt(entry: Mapping[str, Any] | None) -> str:
-    if not entry or entry.get("estimate") is None or not math.isfinite(float(entry["estimate"])):
+def format_interval(entry: Mapping[str, Any] | None) -> str:
+    """``"0.421 [0.304, 0.546]"`` from ``{"estimate", "low", "high"}`` or an evaluator's ``{"estimate", "ci"}``;
+    the estimate alone when there is no finite interval, ``"n/a"`` when there is no finite estimate.
+
+    Example:
+        >>> format_interval({"estimate": 0.5, "ci": [0.25, 0.75]}), format_interval({"estimate": None})
+        ('0.500 [0.250, 0.750]', 'n/a')
+    """
+    if not isinstance(entry, Mapping) or entry.get("estimate") is None or not math.isfinite(float(entry["estimate"])):
         return "n/a"
     low, high = entry.get("low"), entry.get("high")
+    if "ci" in entry:
+        low, high, *_ = [*(entry.get("ci") or []), None, None]
     if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
         return f"{entry['estimate']:.3f}"
     return f"{entry['estimate']:.3f} [{low:.3f}, {high:.3f}]"
@@ -147,7 +156,7 @@ def format_cv_markdown(report: Mapping[str, Any]) -> str:
         lines += ["Reproduce:", "", "```bash", str(report["command"]), "```", ""]
     lines += ["| figure | pooled OOF |", "|---|---|"]
     for name, entry in (report.get("headline") or {}).items():
-        lines.append(f"| {name} | {_fmt(entry) if isinstance(entry, Mapping) else entry} |")
+        lines.append(f"| {name} | {format_interval(entry) if isinstance(entry, Mapping) else entry} |")
     folds = report.get("folds") or []
     if folds:
         keys = sorted({k for f in folds for k in f if k not in ("fold",)})
