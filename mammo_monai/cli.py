@@ -189,14 +189,14 @@ class Cli:
         --overrides values), predict each fold's held-out women, pool the out-of-fold predictions and score them
         (thresholds chosen inside each fold's training women); OUT/cv_report.{json,md} + OUT/report/.
         --infer_overrides '{"tta": true}' --train_from EARLIER_OUT: an inference option on the same fold models."""
-        from .engines.cross_validation import run_cross_validation
+        from .engines.cross_validation import json_literals, run_cross_validation
         from .evaluation.cross_validation import format_cv_markdown
 
         layers = [configs] if isinstance(configs, str) else list(configs or [])
-        report = run_cross_validation(bundle, datalist, out, n_folds=folds, configs=layers, overrides=overrides,
-                                      val_fraction=val_fraction, seed=seed, n_resamples=n_resamples,
-                                      folds_only=folds_only, infer_overrides=infer_overrides,
-                                      train_from=train_from)
+        report = run_cross_validation(bundle, datalist, out, n_folds=folds, configs=layers,
+                                      overrides=json_literals(overrides or {}), val_fraction=val_fraction, seed=seed,
+                                      n_resamples=n_resamples, folds_only=folds_only,
+                                      infer_overrides=json_literals(infer_overrides or {}), train_from=train_from)
         if folds_only:
             print(f"folds written: {Path(out) / 'folds.json'} and {Path(out)}/fold_*/datalist.json")
         else:

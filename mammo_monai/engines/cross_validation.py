@@ -60,7 +60,7 @@ from mammo_monai.evaluation.cross_validation import (
 from mammo_monai.evaluation.inputs import resolve_datalist_path
 from mammo_monai.io.writers import atomic_write_text, ensure_outside_inputs, write_json
 
-__all__ = ["BUNDLE_KINDS", "CrossValidationError", "bundle_setting", "run_cross_validation"]
+__all__ = ["BUNDLE_KINDS", "CrossValidationError", "bundle_setting", "json_literals", "run_cross_validation"]
 
 #: what each shipped bundle predicts, hence how its folds are pooled and scored
 BUNDLE_KINDS = {
@@ -123,7 +123,26 @@ def _absolute_items(items: Sequence[Mapping[str, Any]], base: Path) -> list[dict
 
 
 def _cli_value(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
+    """A config value as a ``monai.bundle run`` argument. That CLI parses values with python-fire, which reads
+    Python literals (``False``, ``None``, ``[1, 2]``) and takes JSON's ``false``/``null`` as the *strings*
+    ``"false"``/``"null"`` (truthy), so non-strings are written with ``repr``."""
+    return value if isinstance(value, str) else repr(value)
+
+
+def json_literals(value: Any) -> Any:
+    """``value`` with the strings ``"true"``, ``"false"`` and ``"null"`` (what python-fire makes of JSON's
+    literals in ``--overrides '{"contralateral": true}'``) turned into ``True``, ``False`` and ``None``, in nested
+    dicts and lists too.
+
+    Example:
+        >>> json_literals({"contralateral": "true", "sizes": [1, "null"], "name": "x"})
+        {'contralateral': True, 'sizes': [1, None], 'name': 'x'}
+    """
+    if isinstance(value, Mapping):
+        return {k: json_literals(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_literals(v) for v in value]
+    return {"true": True, "false": False, "null": None}.get(value, value) if isinstance(value, str) else value
 
 
 class _Fold:

@@ -125,7 +125,7 @@ def test_cv_pools_folds_and_thresholds_inside_folds(tmp_path, fake_python):
                                overrides={"max_epochs": 2}, infer_overrides={"tta": True}, train_from=out,
                                n_resamples=50, python=str(script))
     new_steps = _calls(calls)[12:]
-    assert [s["step"] for s in new_steps] == ["inferring"] * 8 and all(s["--tta"] == "true" for s in new_steps)
+    assert [s["step"] for s in new_steps] == ["inferring"] * 8 and all(s["--tta"] == "True" for s in new_steps)
     assert {s["--bundle_root"] for s in new_steps} == {str(out / f"fold_{k}" / "bundle") for k in range(4)}
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before and "--train_from" in tta["command"]
     with pytest.raises(CrossValidationError, match="same folds"):
@@ -159,6 +159,9 @@ def test_cv_unknown_bundle_and_cli_error(tmp_path, capsys):
     assert "no cross-validation for bundle 'my_bundle'" in capsys.readouterr().err
     assert main(["cv", str(BUNDLE), "--datalist", str(datalist), "--out", str(tmp_path / "cv"),
                  "--configs", "mias_cpu.json", "--folds_only", "True"]) == 0
+    # JSON literals in --overrides reach the bundle as booleans, not as the strings fire makes of them
+    assert main(["cv", str(BUNDLE), "--datalist", str(datalist), "--out", str(tmp_path / "cv_json"),
+                 "--configs", "mias_cpu.json", "--overrides", '{"include_normal": false}', "--folds_only", "True"]) == 0
     assert (tmp_path / "cv" / "fold_4" / "datalist.json").is_file()
 
 
@@ -216,7 +219,8 @@ def test_cv_pools_per_image_outputs(tmp_path, bundle):
                                   configs=["mias_cpu.json"], n_resamples=20, python=str(script))
     steps = _calls(calls)
     assert [s["step"] for s in steps] == ["training", "inferring"] * 3  # test women only: nothing to threshold
-    assert all(s["--write_overlays"] == "false" for s in steps if s["step"] == "inferring")
+    # python literals: monai.bundle's fire CLI reads JSON's false as the (truthy) string "false"
+    assert all(s["--write_overlays"] == "False" for s in steps if s["step"] == "inferring")
     if bundle == "mammo_patch_detection":
         # every mass found, one false positive per film
         assert report["headline"]["sensitivity_at_1_fp_per_image"]["estimate"] == 1.0
