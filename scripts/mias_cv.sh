@@ -7,13 +7,15 @@
 #                          at most, early stop after 8 without a better validation AUC
 #   image_contralateral    the same with the other breast as a second channel ("contralateral": true)
 #   image_tta              image_plain's fold models (run image_plain first) with flip test-time augmentation
+#   lesion_pathology       benign vs malignant lesion crops: the lesion classifier's 2-CPU recipe, task pathology,
+#                          40 epochs at most, early stop after 12
 #   two_stage              mass detection: LoG blob candidates, then gradient boosting with and without the other
 #                          breast's features (three rows: stage1, stage2, stage2_contralateral)
 # Each ARM writes OUT_DIR/ARM (cv_report.md or two_stage_report.md; the evaluator's report and plots inside). An
 # interrupted run is resumed where it stopped (delete OUT_DIR/ARM to start over).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ARM="${1:?usage: bash scripts/mias_cv.sh image_plain|image_contralateral|image_tta|two_stage [MIAS_DIR] [OUT_DIR]}"
+ARM="${1:?usage: bash scripts/mias_cv.sh image_plain|image_contralateral|image_tta|lesion_pathology|two_stage [MIAS_DIR] [OUT_DIR]}"
 . scripts/mias_common.sh
 mias_prepare outputs/mias_cv "${2:-}" "${3:-}"
 EPOCHS='"max_epochs": 25, "early_stop_patience": 8'
@@ -24,6 +26,11 @@ case "$ARM" in
         time "$MM" cv bundles/mammo_image_classification --datalist "$OUT/mias.json" --out "$OUT/image_tta" --folds 5 \
             --configs '["mias_cpu.json"]' --overrides "{$EPOCHS}" --infer_overrides '{"tta": true}' \
             --train_from "$OUT/image_plain"
+        exit 0 ;;
+    lesion_pathology)
+        time "$MM" cv bundles/mammo_lesion_classification --datalist "$OUT/mias.json" --out "$OUT/lesion_pathology" \
+            --folds 5 --configs '["mias_cpu.json"]' \
+            --overrides '{"task": "pathology", "include_normal": false, "max_epochs": 40, "early_stop_patience": 12}'
         exit 0 ;;
     two_stage)
         time "$MM" two_stage_cv --datalist "$OUT/mias.json" --out "$OUT/two_stage" --folds 5
