@@ -48,7 +48,7 @@ from typing import Any
 
 from mammo_monai.data.folds import cv_fold_datalists, fold_class_problems, fold_of_patient, out_of_fold_datalist
 from mammo_monai.data.labels import IMAGE_LEVEL, label_set
-from mammo_monai.data.schema import IMAGE, LABEL, PATIENT_ID, SPLITS, load_datalist
+from mammo_monai.data.schema import CONTRALATERAL_IMAGE, IMAGE, LABEL, PATIENT_ID, SPLITS, load_datalist
 from mammo_monai.data.splits import LESION_TYPES
 from mammo_monai.evaluation.classification import evaluate_classification, read_predictions
 from mammo_monai.evaluation.cross_validation import (
@@ -58,9 +58,10 @@ from mammo_monai.evaluation.cross_validation import (
     shipped_threshold,
 )
 from mammo_monai.evaluation.inputs import resolve_datalist_path
-from mammo_monai.io.writers import atomic_write_text, ensure_outside_inputs, write_json
+from mammo_monai.io.writers import atomic_write_text, ensure_outside_inputs, write_csv, write_json
 
-__all__ = ["BUNDLE_KINDS", "CrossValidationError", "bundle_setting", "json_literals", "run_cross_validation"]
+__all__ = ["BUNDLE_KINDS", "CrossValidationError", "all_items", "bundle_setting", "json_literals",
+           "run_cross_validation"]
 
 #: what each shipped bundle predicts, hence how its folds are pooled and scored
 BUNDLE_KINDS = {
@@ -78,7 +79,7 @@ _INFER_OVERRIDES = {"classification": {}, "detection": {"write_overlays": False}
                     "segmentation": {"write_overlays": False}}
 
 #: the datalist keys holding paths, made absolute in the fold datalists
-_PATH_KEYS = (IMAGE, LABEL, "contralateral_image")
+_PATH_KEYS = (IMAGE, LABEL, CONTRALATERAL_IMAGE)
 
 
 class CrossValidationError(ValueError):
@@ -111,15 +112,18 @@ def _config_path(bundle_dir: str | os.PathLike, name: str) -> Path:
     return path
 
 
-def _absolute_items(items: Sequence[Mapping[str, Any]], base: Path) -> list[dict[str, Any]]:
-    out = []
-    for item in items:
+def all_items(datalist: Path) -> list[dict[str, Any]]:
+    """Every item of every split of ``datalist`` (its split is ignored: the folds make their own), with the path
+    keys (:data:`_PATH_KEYS`) made absolute against the datalist's folder, so fold datalists written elsewhere
+    still find the files."""
+    items = []
+    for item in (i for s in SPLITS for i in load_datalist(datalist)[s]):
         item = dict(item)
         for key in _PATH_KEYS:
             if isinstance(item.get(key), str):
-                item[key] = resolve_datalist_path(item[key], base)
-        out.append(item)
-    return out
+                item[key] = resolve_datalist_path(item[key], datalist.parent)
+        items.append(item)
+    return items
 
 
 def _cli_value(value: Any) -> str:
@@ -255,13 +259,7 @@ def _pool_csv(files: Sequence[Path], out: Path) -> Path:
                 raise CrossValidationError(f"{path}: columns {reader.fieldnames} differ from the other folds' "
                                            f"{header}")
             rows.extend(reader)
-    import io
-
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=header or ["image"])
-    writer.writeheader()
-    writer.writerows(rows)
-    return atomic_write_text(out, buffer.getvalue())
+    return write_csv(rows, out, header or ["image"])
 
 
 def run_cross_validation(
@@ -327,7 +325,7 @@ def run_cross_validation(
                                    "'{\"task\": ...}')")
     lesion_types = _target_lesion_types(kind, bundle_dir, config_paths, overrides, task)
     datalist_path = Path(datalist).resolve()
-    items = _absolute_items([i for s in SPLITS for i in load_datalist(datalist_path)[s]], datalist_path.parent)
+    items = all_items(datalist_path)
     folds = _usable_folds(items, kind, task, include_normal, lesion_types, datalist_path, n_folds=n_folds,
                           val_fraction=val_fraction, seed=seed, stratify_key=stratify)
     out_dir = Path(out).resolve()

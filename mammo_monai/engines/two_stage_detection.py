@@ -32,10 +32,10 @@ from typing import Any
 import numpy as np
 
 from mammo_monai.data.folds import cv_fold_datalists, fold_of_patient, out_of_fold_datalist
-from mammo_monai.data.schema import IMAGE, LESIONS, PATIENT_ID, SPLITS, load_datalist
+from mammo_monai.data.schema import IMAGE, LESIONS, PATIENT_ID
+from mammo_monai.engines.cross_validation import all_items
 from mammo_monai.evaluation import evaluate_detection
 from mammo_monai.evaluation.cross_validation import format_interval
-from mammo_monai.evaluation.inputs import resolve_datalist_path
 from mammo_monai.inference.blob_candidates import (
     CONTRALATERAL_FEATURES,
     FEATURE_NAMES,
@@ -209,11 +209,7 @@ def cross_validate_two_stage(datalist: str | Path, out: str | Path, n_folds: int
     """
     datalist_path = Path(datalist).resolve()
     ensure_outside_inputs(out, datalist_path)
-    items = [dict(i) for s in SPLITS for i in load_datalist(datalist_path)[s]]
-    for item in items:
-        for key in (IMAGE, "contralateral_image"):
-            if isinstance(item.get(key), str):
-                item[key] = resolve_datalist_path(item[key], datalist_path.parent)
+    items = all_items(datalist_path)
     folds = cv_fold_datalists(items, n_folds=n_folds, val_fraction=val_fraction, seed=seed)
     owner = fold_of_patient(folds)
     out_dir = Path(out).resolve()
