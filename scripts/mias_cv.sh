@@ -9,13 +9,17 @@
 #   image_tta              image_plain's fold models (run image_plain first) with flip test-time augmentation
 #   lesion_pathology       benign vs malignant lesion crops: the lesion classifier's 2-CPU recipe, task pathology,
 #                          40 epochs at most, early stop after 12
+#   segmentation           mass segmentation: the segmentation bundle's 2-CPU recipe (mias_cpu.json: mass and
+#                          background 128-px patches 1:1), 36 epochs at most; the post-processing rows (plain argmax
+#                          with the recipe's 450-px component rule, then the rule and film gate chosen inside folds)
+#                          are scored from the same fold models
 #   two_stage              mass detection: LoG blob candidates, then gradient boosting with and without the other
 #                          breast's features (three rows: stage1, stage2, stage2_contralateral)
 # Each ARM writes OUT_DIR/ARM (cv_report.md or two_stage_report.md; the evaluator's report and plots inside). An
 # interrupted run is resumed where it stopped (delete OUT_DIR/ARM to start over).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ARM="${1:?usage: bash scripts/mias_cv.sh image_plain|image_contralateral|image_tta|lesion_pathology|two_stage [MIAS_DIR] [OUT_DIR]}"
+ARM="${1:?usage: bash scripts/mias_cv.sh image_plain|image_contralateral|image_tta|lesion_pathology|segmentation|two_stage [MIAS_DIR] [OUT_DIR]}"
 . scripts/mias_common.sh
 mias_prepare outputs/mias_cv "${2:-}" "${3:-}"
 EPOCHS='"max_epochs": 25, "early_stop_patience": 8'
@@ -31,6 +35,10 @@ case "$ARM" in
         time "$MM" cv bundles/mammo_lesion_classification --datalist "$OUT/mias.json" --out "$OUT/lesion_pathology" \
             --folds 5 --configs '["mias_cpu.json"]' \
             --overrides '{"task": "pathology", "include_normal": false, "max_epochs": 40, "early_stop_patience": 12}'
+        exit 0 ;;
+    segmentation)
+        time "$MM" cv bundles/mammo_mass_segmentation --datalist "$OUT/mias.json" --out "$OUT/segmentation" \
+            --folds 5 --configs '["mias_cpu.json"]'
         exit 0 ;;
     two_stage)
         time "$MM" two_stage_cv --datalist "$OUT/mias.json" --out "$OUT/two_stage" --folds 5

@@ -72,11 +72,13 @@ BUNDLE_KINDS = {
 }
 
 #: the splits each kind predicts per fold (validation: where thresholds are chosen)
-_INFER_SPLITS = {"classification": ("validation", "test"), "detection": ("test",), "segmentation": ("test",)}
+_INFER_SPLITS = {"classification": ("validation", "test"), "detection": ("test",),
+                 "segmentation": ("validation", "test")}
 
-#: inference overrides for CV runs: no overlay pictures (the evaluators draw their own)
+#: inference overrides for CV runs: no overlay pictures (the evaluators draw their own); segmentation also writes
+#: its foreground probabilities, from which the post-processing is chosen on each fold's validation women
 _INFER_OVERRIDES = {"classification": {}, "detection": {"write_overlays": False},
-                    "segmentation": {"write_overlays": False}}
+                    "segmentation": {"write_overlays": False, "save_probabilities": True}}
 
 #: the datalist keys holding paths, made absolute in the fold datalists
 _PATH_KEYS = (IMAGE, LABEL, CONTRALATERAL_IMAGE)

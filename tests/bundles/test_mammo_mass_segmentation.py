@@ -69,7 +69,7 @@ def test_inference_masks_on_original_grid(bundle: Path) -> None:
 
     run_bundle(["run", "inferring", "--config_file",
                 config_list(bundle, "inference.json", str(bundle / "small_net.json")),
-                *meta_args(bundle), *TINY], bundle)
+                *meta_args(bundle), *TINY, "--save_probabilities", "True"], bundle)
     items = json.loads((bundle / "data" / "synthetic" / "datalist.json").read_text())["test"]
     predictions = _predictions(bundle, "predictions")
     assert sorted(predictions) == sorted(item["image"] for item in items)
@@ -77,6 +77,10 @@ def test_inference_masks_on_original_grid(bundle: Path) -> None:
         mask = np.asarray(nib.load(mask_path).dataobj)
         assert mask.shape == read_mammogram(image)[0].shape
         assert set(np.unique(mask)) <= {0, 1}
+        # save_probabilities: the foreground probability on the same grid; the mask is its argmax
+        probability = np.asarray(nib.load(mask_path.with_name(mask_path.name.replace("_seg", "_prob"))).dataobj)
+        assert probability.shape == mask.shape and probability.min() >= 0 and probability.max() <= 1
+        assert np.array_equal(mask > 0, probability > 0.5) or np.mean((mask > 0) != (probability > 0.5)) < 1e-3
         overlay = mask_path.with_name(mask_path.name.replace("_seg.nii.gz", "_overlay.png"))
         with Image.open(overlay) as png:  # the original image with the contour, aspect kept
             assert png.mode == "RGB" and max(png.size) == max(mask.shape) and png.size == mask.shape[::-1]
@@ -91,7 +95,7 @@ def test_inference_inverse_lines_up_with_the_image(bundle: Path) -> None:
 
     override = {"network_def": {"_target_": "torch.nn.Identity"},
                 "postprocessing#transforms#0": {"_target_": "Identityd", "keys": "pred"},
-                "postprocessing#transforms#2": {"_target_": "AsDiscreted", "keys": "pred", "threshold": 0.05},
+                "postprocessing#transforms#4": {"_target_": "AsDiscreted", "keys": "pred", "threshold": 0.05},
                 "handlers": [], "output_dir": "$@bundle_root + '/identity_predictions'"}
     (bundle / "identity.json").write_text(json.dumps(override))
     run_bundle(["run", "inferring", "--config_file",

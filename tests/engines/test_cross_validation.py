@@ -218,7 +218,11 @@ def test_cv_pools_per_image_outputs(tmp_path, bundle):
     report = run_cross_validation(BUNDLE.parent / bundle, datalist, tmp_path / "cv", n_folds=3,
                                   configs=["mias_cpu.json"], n_resamples=20, python=str(script))
     steps = _calls(calls)
-    assert [s["step"] for s in steps] == ["training", "inferring"] * 3  # test women only: nothing to threshold
+    if bundle == "mammo_patch_detection":  # test women only: nothing to choose
+        assert [s["step"] for s in steps] == ["training", "inferring"] * 3
+    else:  # validation women too, with probabilities: the post-processing is chosen on them
+        assert [s["step"] for s in steps] == ["training", "inferring", "inferring"] * 3
+        assert all(s["--save_probabilities"] == "True" for s in steps if s["step"] == "inferring")
     # python literals: monai.bundle's fire CLI reads JSON's false as the (truthy) string "false"
     assert all(s["--write_overlays"] == "False" for s in steps if s["step"] == "inferring")
     if bundle == "mammo_patch_detection":
