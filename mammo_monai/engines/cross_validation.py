@@ -48,8 +48,10 @@ from typing import Any
 
 from mammo_monai.data.folds import cv_fold_datalists, fold_class_problems, fold_of_patient, out_of_fold_datalist
 from mammo_monai.data.labels import IMAGE_LEVEL, label_set
-from mammo_monai.data.schema import CONTRALATERAL_IMAGE, IMAGE, LABEL, PATIENT_ID, SPLITS, load_datalist
+from mammo_monai.data.schema import IMAGE, PATIENT_ID, SPLITS
 from mammo_monai.data.splits import LESION_TYPES
+from mammo_monai.engines.datalist_items import all_items
+from mammo_monai.engines.segmentation_rules import score_segmentation_rules, segmentation_headline
 from mammo_monai.evaluation.classification import evaluate_classification, read_predictions
 from mammo_monai.evaluation.cross_validation import (
     fold_thresholds,
@@ -80,10 +82,6 @@ _INFER_SPLITS = {"classification": ("validation", "test"), "detection": ("test",
 _INFER_OVERRIDES = {"classification": {}, "detection": {"write_overlays": False},
                     "segmentation": {"write_overlays": False, "save_probabilities": True}}
 
-#: the datalist keys holding paths, made absolute in the fold datalists
-_PATH_KEYS = (IMAGE, LABEL, CONTRALATERAL_IMAGE)
-
-
 class CrossValidationError(ValueError):
     """A cross-validation that cannot start or could not finish (the message names the fold, file or key)."""
 
@@ -112,20 +110,6 @@ def _config_path(bundle_dir: str | os.PathLike, name: str) -> Path:
     if not path.is_file():
         raise CrossValidationError(f"{path}: bundle config not found")
     return path
-
-
-def all_items(datalist: Path) -> list[dict[str, Any]]:
-    """Every item of every split of ``datalist`` (its split is ignored: the folds make their own), with the path
-    keys (:data:`_PATH_KEYS`) made absolute against the datalist's folder, so fold datalists written elsewhere
-    still find the files."""
-    items = []
-    for item in (i for s in SPLITS for i in load_datalist(datalist)[s]):
-        item = dict(item)
-        for key in _PATH_KEYS:
-            if isinstance(item.get(key), str):
-                item[key] = resolve_datalist_path(item[key], datalist.parent)
-        items.append(item)
-    return items
 
 
 def _cli_value(value: Any) -> str:
@@ -278,6 +262,7 @@ def run_cross_validation(
     folds_only: bool = False,
     infer_overrides: Mapping[str, Any] | None = None,
     train_from: str | os.PathLike | None = None,
+    gate_cache: str | os.PathLike | None = None,
     python: str = sys.executable,
 ) -> dict[str, Any]:
     """Cross-validate ``bundle`` by woman on every item of ``datalist`` (all its splits pooled); see the module.
@@ -300,6 +285,9 @@ def run_cross_validation(
             option measured on the same fold models.
         train_from: an earlier CV folder with the same folds whose fold models are used instead of training (its
             ``fold_k/bundle``; nothing there is written): inference-time options on trained folds.
+        gate_cache: segmentation only: where the two-stage detector's stage-1 candidates are cached for the film
+            gate of the post-processing chosen in folds (:mod:`mammo_monai.engines.segmentation_rules`; default
+            ``OUT/candidates``, computed when missing).
         python: the interpreter that runs ``monai.bundle``.
 
     Returns:
@@ -354,6 +342,13 @@ def run_cross_validation(
                                        seed)
     else:
         report = _score_pooled_folder(kind, fold_dirs, folds, out_dir, lesion_types, n_resamples, seed)
+    if kind == "segmentation":
+        arms = score_segmentation_rules(folds, [(f.output_dir(kind, "validation"), f.output_dir(kind, "test"))
+                                                for f in fold_dirs], out_dir, gate_cache, lesion_types,
+                                        n_resamples=n_resamples, seed=seed)
+        report["post_processing"] = arms
+        for arm, entry in arms.items():
+            report["headline"].update({f"{key} ({arm})": value for key, value in entry["headline"].items()})
     report.update(
         bundle=name, kind=kind, task=task, n_folds=n_folds, seed=seed, val_fraction=val_fraction,
         n_women=len(owner), n_items=len(items), configs=list(configs), overrides=overrides,
@@ -366,7 +361,8 @@ def run_cross_validation(
                             "--folds", str(n_folds), "--configs", json.dumps(list(configs)),
                             "--overrides", json.dumps(overrides), "--seed", str(seed),
                             *(["--infer_overrides", json.dumps(infer_overrides)] if infer_overrides else []),
-                            *(["--train_from", str(train_from)] if train_from is not None else [])]),
+                            *(["--train_from", str(train_from)] if train_from is not None else []),
+                            *(["--gate_cache", str(gate_cache)] if gate_cache is not None else [])]),
     )
     write_json(report, out_dir / "cv_report.json")
     atomic_write_text(out_dir / "cv_report.md", format_cv_markdown(report))
@@ -528,13 +524,7 @@ def _score_pooled_folder(kind: str, fold_dirs: Sequence[_Fold], folds: Sequence[
         evaluation = evaluate_segmentation(pooled, oof_datalist, report_dir, n_resamples=n_resamples, seed=seed,
                                            overwrite=True)
         summary = evaluation.summary
-        lesion = ((summary.get("metrics") or {}).get("lesion") or {}).get("dice")
-        headline["dice_on_lesion_films"] = _interval(lesion, "mean", "mean_ci")
-        counts = summary.get("counts") or {}
-        n_normal = int(counts.get("gt_empty") or 0)
-        headline["normal_films_with_false_pixels"] = (
-            f"{counts.get('false_positive', 0)} of {n_normal}"
-            + (f" ({counts.get('false_positive', 0) / n_normal:.0%})" if n_normal else ""))
+        headline.update(segmentation_headline(summary))
     per_fold = [{"fold": f.k, "n_test": len(p["test"]), "train_s": round(f.seconds("training"), 1)}
                 for f, p in zip(fold_dirs, folds)]
     return {"report_dir": str(report_dir), "oof_predictions": str(pooled), "headline": headline,

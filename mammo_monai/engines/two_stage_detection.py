@@ -30,10 +30,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from mammo_monai.data.folds import cv_fold_datalists, fold_of_patient, out_of_fold_datalist
 from mammo_monai.data.schema import IMAGE, LESIONS, PATIENT_ID
-from mammo_monai.engines.cross_validation import all_items
+from mammo_monai.engines.datalist_items import all_items
 from mammo_monai.evaluation import evaluate_detection
 from mammo_monai.evaluation.cross_validation import format_interval
 from mammo_monai.inference.blob_candidates import (
@@ -48,7 +49,7 @@ from mammo_monai.transforms import ContralateralChanneld, full_mammogram_transfo
 from mammo_monai.transforms.utils import BREAST_MASK_KEY
 
 __all__ = ["ARMS", "FilmCandidates", "candidate_hits", "cross_validate_two_stage", "film_candidates",
-           "film_level_aucs", "format_two_stage_markdown", "train_stage2"]
+           "film_level_aucs", "fold_gate_scores", "format_two_stage_markdown", "train_stage2"]
 
 #: the ablation arms: (name, uses stage 2, uses the other breast's features)
 ARMS = (("stage1", False, False), ("stage2", True, False), ("stage2_contralateral", True, True))
@@ -150,7 +151,14 @@ def train_stage2(features: np.ndarray, labels: np.ndarray, seed: int = 0) -> Any
                          f"{labels.size}")
     model = HistGradientBoostingClassifier(max_depth=3, max_iter=150, learning_rate=0.05, min_samples_leaf=10,
                                            l2_regularization=1.0, class_weight="balanced", random_state=seed)
-    return model.fit(features, labels)
+    with threadpool_limits(1):  # a few thousand rows: OpenMP threads only add overhead (and spin on a busy CPU)
+        return model.fit(features, labels)
+
+
+def _predict(model: Any, features: np.ndarray) -> np.ndarray:
+    """Positive-class probabilities of ``features`` ``(n, f)`` in one call, on one thread."""
+    with threadpool_limits(1):
+        return model.predict_proba(features)[:, 1]
 
 
 def film_level_aucs(films: Sequence[FilmCandidates], items: Sequence[Mapping[str, Any]],
@@ -240,7 +248,7 @@ def cross_validate_two_stage(datalist: str | Path, out: str | Path, n_folds: int
                     raise ValueError(f"fold {k}: {e}") from e
                 for j in np.flatnonzero(fold_of_film == k):
                     if len(films[j].centers):
-                        scores[j] = model.predict_proba(films[j].features[:, columns])[:, 1]
+                        scores[j] = _predict(model, films[j].features[:, columns])
         _write_detections(films, scores, out_dir / name / "detections")
         report = evaluate_detection(out_dir / name / "detections", oof_datalist, out_dir / name / "report",
                                     lesion_types=list(lesion_types), n_resamples=n_resamples, seed=seed,
@@ -259,6 +267,45 @@ def cross_validate_two_stage(datalist: str | Path, out: str | Path, n_folds: int
     write_json(summary, out_dir / "two_stage_report.json")
     atomic_write_text(out_dir / "two_stage_report.md", format_two_stage_markdown(summary))
     return summary
+
+
+def fold_gate_scores(folds: Sequence[Mapping[str, Sequence[Mapping[str, Any]]]], cache: str | Path,
+                     lesion_types: Sequence[str] = ("mass",), spatial_size: int = 256,
+                     seed: int = 0) -> list[dict[str, float]]:
+    """Film-level gate scores for each fold: stage 2 (with the other breast's features) trained on the fold's
+    ``training`` women only, each of its ``validation`` and ``test`` films scored by its best candidate (0 without
+    candidates). A gate threshold chosen on the validation films is thus applied to test films by the same model,
+    and no model saw the women it scores.
+
+    Args:
+        folds: fold datalists (:func:`mammo_monai.data.folds.cv_fold_datalists`), paths absolute.
+        cache: where stage-1 candidates are kept (``<stem>_<size>.npz``; shared with :func:`cross_validate_two_stage`).
+
+    Returns:
+        per fold, ``{image: score}`` of its validation and test films.
+
+    Raises:
+        ValueError: (naming the fold) no target lesion among a fold's training candidates.
+    """
+    cache = Path(cache)
+    out = []
+    for k, fold in enumerate(folds):
+        films = [(_cached_film_candidates(i, spatial_size, cache), i) for i in fold["training"]]
+        train = [(f, i) for f, i in films if len(f.centers)]
+        if not train:
+            raise ValueError(f"fold {k}: no stage-1 candidate on any film of its training women")
+        x = np.concatenate([f.features for f, _ in train])
+        y = np.concatenate([candidate_hits(f, i, lesion_types) for f, i in train])
+        try:
+            model = train_stage2(x, y, seed=seed)
+        except ValueError as e:
+            raise ValueError(f"fold {k}: {e}") from e
+        scored = [(_cached_film_candidates(i, spatial_size, cache), i) for i in [*fold["validation"], *fold["test"]]]
+        with_candidates = [f.features for f, _ in scored if len(f.centers)]
+        probabilities = iter(np.split(_predict(model, np.concatenate(with_candidates)),
+                                      np.cumsum([len(x) for x in with_candidates])[:-1]) if with_candidates else [])
+        out.append({str(i[IMAGE]): float(next(probabilities).max()) if len(f.centers) else 0.0 for f, i in scored})
+    return out
 
 
 def format_two_stage_markdown(summary: Mapping[str, Any]) -> str:

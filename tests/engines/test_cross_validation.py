@@ -185,10 +185,31 @@ if step == "inferring":
             cands = [{{"score": 0.9, "center": les["center"]}} for les in item["lesions"]]
             cands.append({{"score": 0.5, "center": [2.0, 2.0]}})
             json.dump({{"image": item["image"], "candidates": cands}}, open(os.path.join(out, stem + ".json"), "w"))
-        else:
+        else:  # the truth at 0.95 plus a faint 0.6 blob in the corner of every film
+            import nibabel as nib
             mask = np.array(Image.open(item["label"])) if item.get("label") else np.zeros((32, 32), np.uint8)
-            Image.fromarray(mask).save(os.path.join(out, stem + "_seg.png"))
+            probability = np.where(mask > 0, 0.95, 0.0).astype(np.float32)
+            probability[1:5, 1:5] = 0.6
+            Image.fromarray((probability > 0.5).astype(np.uint8)).save(os.path.join(out, stem + "_seg.png"))
+            nib.save(nib.Nifti1Image(probability, np.eye(4)), os.path.join(out, stem + "_prob.nii.gz"))
 '''
+
+
+def _fake_candidates(items, cache):
+    """Stage-1 candidate caches as :func:`mammo_monai.engines.two_stage_detection.fold_gate_scores` reads them:
+    a clearly positive candidate at each mass, a negative one in the corner of every film (no image processing)."""
+    from mammo_monai.inference.blob_candidates import FEATURE_NAMES
+
+    rng = np.random.default_rng(0)
+    cache.mkdir()
+    for item in items:
+        centers = [les["center"] for les in item["lesions"]] + [[2.0, 2.0]]
+        features = rng.normal(0, 0.1, (len(centers), len(FEATURE_NAMES)))
+        features[: len(item["lesions"]), 0] += 5.0
+        np.savez(cache / f"{Path(item['image']).stem}_256.npz", image=item["image"], partner="None",
+                 centers=np.array(centers, float), radii=np.full(len(centers), 4.0), features=features,
+                 image_shape=np.array([32, 32]), feature_names=np.array(FEATURE_NAMES))
+    return cache
 
 
 @pytest.mark.parametrize("bundle", ["mammo_patch_detection", "mammo_mass_segmentation"])
@@ -215,8 +236,9 @@ def test_cv_pools_per_image_outputs(tmp_path, bundle):
                                       "box": [12, 12, 20, 20]}])
             items.append(item)
     datalist = write_datalist({"training": items}, tmp_path / "mias.json")
+    gate_cache = _fake_candidates(items, tmp_path / "candidates")
     report = run_cross_validation(BUNDLE.parent / bundle, datalist, tmp_path / "cv", n_folds=3,
-                                  configs=["mias_cpu.json"], n_resamples=20, python=str(script))
+                                  configs=["mias_cpu.json"], n_resamples=20, python=str(script), gate_cache=gate_cache)
     steps = _calls(calls)
     if bundle == "mammo_patch_detection":  # test women only: nothing to choose
         assert [s["step"] for s in steps] == ["training", "inferring"] * 3
@@ -230,5 +252,15 @@ def test_cv_pools_per_image_outputs(tmp_path, bundle):
         assert report["headline"]["sensitivity_at_1_fp_per_image"]["estimate"] == 1.0
         assert report["headline"]["cpm"]["estimate"] > 0.5
     else:
-        assert report["headline"]["dice_on_lesion_films"]["estimate"] == pytest.approx(1.0)
-        assert report["headline"]["normal_films_with_false_pixels"].startswith("0 of 18")
+        # the plain argmax keeps the faint blob: every normal film painted, Dice below 1
+        assert report["headline"]["dice_on_lesion_films"]["estimate"] < 0.9
+        assert report["headline"]["normal_films_with_false_pixels"].startswith("18 of 18")
+        # the rule chosen on each fold's validation women drops it (smallest peak above 0.6), with and without the
+        # detector's film gate
+        for arm in ("rule", "rule_gate"):
+            assert report["headline"][f"dice_on_lesion_films ({arm})"]["estimate"] == pytest.approx(1.0)
+            assert report["headline"][f"normal_films_with_false_pixels ({arm})"].startswith("0 of 18")
+            assert all(0.6 <= fold["min_peak"] <= 0.95 or fold["threshold"] >= 0.6
+                       for fold in report["post_processing"][arm]["folds"])
+        assert (tmp_path / "cv" / "report_rule_gate" / "summary.json").is_file() or any(
+            (tmp_path / "cv" / "report_rule_gate").iterdir())
