@@ -207,14 +207,16 @@ class Cli:
             print(format_cv_markdown(report))
 
     def two_stage_cv(self, datalist: str, out: str, folds: int = 5, seed: int = 0, lesion_types: list | None = None,
-                     spatial_size: int = 256, n_resamples: int = 2000) -> None:
+                     spatial_size: int = 256, n_resamples: int = 2000, crop_embedding: bool = False) -> None:
         """Two-stage mass detection cross-validated by woman (blob candidates, then a gradient-boosting false-positive
-        classifier with and without the other breast's features): FROC of each arm on the same folds as `cv`."""
+        classifier with and without the other breast's features): FROC of each arm on the same folds as `cv`.
+        --crop_embedding True: two more arms with CNN features of two-scale candidate crops (an autoencoder
+        pretrained on every film's unlabelled crops, and the same network untrained as the control)."""
         from .engines.two_stage_detection import cross_validate_two_stage, format_two_stage_markdown
 
         print(format_two_stage_markdown(cross_validate_two_stage(
             datalist, out, n_folds=folds, seed=seed, lesion_types=lesion_types or ["mass"],
-            spatial_size=spatial_size, n_resamples=n_resamples)))
+            spatial_size=spatial_size, n_resamples=n_resamples, crop_embedding=bool(crop_embedding))))
 
     def demo(self, out: str = "outputs/demo", epochs: int = 30, image_size: int = 256, n_patients: int = 32,
              seed: int = 0, bundle: str | None = None) -> None:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from threadpoolctl import threadpool_limits
 
 from mammo_monai.data.folds import cv_fold_datalists, fold_of_patient, out_of_fold_datalist
@@ -43,16 +44,34 @@ from mammo_monai.inference.blob_candidates import (
     blob_candidates,
     candidate_features,
 )
+from mammo_monai.inference.crop_embedding import candidate_crops
 from mammo_monai.inference.detection import grid_to_original
 from mammo_monai.io.writers import atomic_write_text, ensure_outside_inputs, write_json
 from mammo_monai.transforms import ContralateralChanneld, full_mammogram_transforms
 from mammo_monai.transforms.utils import BREAST_MASK_KEY
 
-__all__ = ["ARMS", "FilmCandidates", "candidate_hits", "cross_validate_two_stage", "film_candidates",
-           "film_level_aucs", "fold_gate_scores", "format_two_stage_markdown", "train_stage2"]
+__all__ = [
+    "ARMS",
+    "EMBEDDING_ARMS",
+    "FilmCandidates",
+    "candidate_hits",
+    "crop_embedding_features",
+    "cross_validate_two_stage",
+    "film_candidates",
+    "film_crops",
+    "film_level_aucs",
+    "fold_gate_scores",
+    "format_two_stage_markdown",
+    "train_stage2",
+]
 
 #: the ablation arms: (name, uses stage 2, uses the other breast's features)
 ARMS = (("stage1", False, False), ("stage2", True, False), ("stage2_contralateral", True, True))
+#: the arms added by ``crop_embedding``: stage 2 with the other breast plus CNN features of two-scale crops, from
+#: the crop autoencoder pretrained on every film's unlabelled crops, and from the same network untrained (control)
+EMBEDDING_ARMS = (("stage2_crop_embedding", "pretrained"), ("stage2_crop_embedding_untrained", "untrained"))
+#: principal components of the crop embedding given to stage 2
+EMBEDDING_COMPONENTS = 8
 
 
 class FilmCandidates:
@@ -120,6 +139,58 @@ def _cached_film_candidates(item: Mapping[str, Any], spatial_size: int, cache: P
              feature_names=np.array(FEATURE_NAMES))
     tmp.replace(path)
     return film
+
+
+def film_crops(item: Mapping[str, Any], film: FilmCandidates, spatial_size: int = 256) -> np.ndarray:
+    """Two-scale crops (:func:`~mammo_monai.inference.crop_embedding.candidate_crops`) of a film's candidates on
+    its preprocessed grid: ``(n, 2, 32, 32)``; the candidates' original-pixel centres and radii are mapped back
+    through the inverse of the grid-to-original matrix."""
+    out = full_mammogram_transforms(spatial_size=spatial_size, label_key=None)(
+        {k: v for k, v in item.items() if k != "label"})
+    image = out[IMAGE]
+    to_grid = np.linalg.inv(grid_to_original(image))
+    scale = float(np.sqrt(abs(np.linalg.det(to_grid[:2, :2]))))
+    centers = np.array([(to_grid @ np.array([r, c, 1.0]))[:2] for r, c in film.centers]).reshape(-1, 2)
+    return candidate_crops(image[0].numpy(), centers, film.radii * scale)
+
+
+def _cached_film_crops(item: Mapping[str, Any], film: FilmCandidates, spatial_size: int, cache: Path) -> np.ndarray:
+    """:func:`film_crops`, kept in ``cache/<stem>_<size>_crops.npz`` (recomputed when the candidates changed)."""
+    path = cache / f"{Path(str(item[IMAGE])).stem}_{spatial_size}_crops.npz"
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as z:
+            if str(z["image"]) == str(item[IMAGE]) and np.array_equal(z["centers"], film.centers):
+                return z["crops"]
+    crops = film_crops(item, film, spatial_size)
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.npz")
+    np.savez(tmp, image=film.image, centers=film.centers, crops=crops)
+    tmp.replace(path)
+    return crops
+
+
+def crop_embedding_features(crops: Sequence[np.ndarray], mode: str, seed: int = 0,
+                            n_components: int = EMBEDDING_COMPONENTS) -> list[np.ndarray]:
+    """Per film ``(n, n_components)``: the crop autoencoder's embedding of every candidate crop, reduced by PCA.
+
+    The autoencoder is pretrained (``mode="pretrained"``) by masked-image modelling on the crops of **all** films,
+    without labels, or left at its seeded initialisation (``"untrained"``, the control); the PCA is fitted on all
+    embeddings, also without labels. Nothing here sees a lesion label, so using every film is not a leak.
+    """
+    from sklearn.decomposition import PCA
+
+    from mammo_monai.inference.crop_embedding import crop_autoencoder, crop_embeddings, pretrain_crop_autoencoder
+
+    everything = np.concatenate([c for c in crops if len(c)])
+    if mode == "pretrained":
+        model = pretrain_crop_autoencoder(everything, seed=seed)
+    elif mode == "untrained":
+        torch.manual_seed(seed)
+        model = crop_autoencoder(everything.shape[1]).eval()
+    else:
+        raise ValueError(f"crop embedding mode must be 'pretrained' or 'untrained', got {mode!r}")
+    reduced = PCA(n_components=n_components, random_state=seed).fit_transform(crop_embeddings(model, everything))
+    return np.split(reduced.astype(np.float32), np.cumsum([len(c) for c in crops])[:-1])
 
 
 def candidate_hits(film: FilmCandidates, item: Mapping[str, Any], lesion_types: Sequence[str]) -> np.ndarray:
@@ -205,8 +276,11 @@ def _write_detections(films: Sequence[FilmCandidates], scores: Sequence[np.ndarr
 
 def cross_validate_two_stage(datalist: str | Path, out: str | Path, n_folds: int = 5, seed: int = 0,
                              val_fraction: float = 0.2, lesion_types: Sequence[str] = ("mass",),
-                             spatial_size: int = 256, n_resamples: int = 2000) -> dict[str, Any]:
+                             spatial_size: int = 256, n_resamples: int = 2000,
+                             crop_embedding: bool = False) -> dict[str, Any]:
     """The three-arm ablation (:data:`ARMS`) on every item of ``datalist`` by woman; see the module docstring.
+    With ``crop_embedding``, the two arms of :data:`EMBEDDING_ARMS` too (CNN features of two-scale crops from an
+    autoencoder pretrained on the unlabelled crops of every film, and from the same network untrained).
 
     Returns:
         the report written as ``OUT/two_stage_report.json``: per arm the pooled CPM and sensitivity at 1 FP/image
@@ -232,15 +306,23 @@ def cross_validate_two_stage(datalist: str | Path, out: str | Path, n_folds: int
     own_columns = [k for k, n in enumerate(FEATURE_NAMES) if n not in CONTRALATERAL_FEATURES and n != "has_partner"]
     oof_datalist = out_dir / "datalist.json"
     write_json(out_of_fold_datalist(folds), oof_datalist)
+    all_columns = list(range(len(FEATURE_NAMES)))
+    arm_features = {name: [f.features[:, all_columns if contralateral else own_columns] for f in films]
+                    for name, stage2, contralateral in ARMS if stage2}
+    if crop_embedding:
+        crops = [_cached_film_crops(i, f, spatial_size, out_dir / "candidates") for f, i in zip(films, items)]
+        for name, mode in EMBEDDING_ARMS:
+            embedded = crop_embedding_features(crops, mode, seed=seed)
+            arm_features[name] = [np.concatenate([f.features, e], axis=1) for f, e in zip(films, embedded)]
     arms: dict[str, Any] = {}
-    for name, stage2, contralateral in ARMS:
+    for name in [a[0] for a in ARMS] + ([a[0] for a in EMBEDDING_ARMS] if crop_embedding else []):
         arm_start = time.perf_counter()
         scores = [f.features[:, FEATURE_NAMES.index("response")].astype(float) for f in films]
-        if stage2:
-            columns = list(range(len(FEATURE_NAMES))) if contralateral else own_columns
+        if name in arm_features:
+            features = arm_features[name]
             for k in range(n_folds):
                 train = [j for j in range(len(films)) if fold_of_film[j] != k and len(films[j].centers)]
-                x = np.concatenate([films[j].features[:, columns] for j in train])
+                x = np.concatenate([features[j] for j in train])
                 y = np.concatenate([hits[j] for j in train])
                 try:
                     model = train_stage2(x, y, seed=seed)
@@ -248,7 +330,7 @@ def cross_validate_two_stage(datalist: str | Path, out: str | Path, n_folds: int
                     raise ValueError(f"fold {k}: {e}") from e
                 for j in np.flatnonzero(fold_of_film == k):
                     if len(films[j].centers):
-                        scores[j] = _predict(model, films[j].features[:, columns])
+                        scores[j] = _predict(model, features[j])
         _write_detections(films, scores, out_dir / name / "detections")
         report = evaluate_detection(out_dir / name / "detections", oof_datalist, out_dir / name / "report",
                                     lesion_types=list(lesion_types), n_resamples=n_resamples, seed=seed,
@@ -263,7 +345,8 @@ def cross_validate_two_stage(datalist: str | Path, out: str | Path, n_folds: int
                "n_women": len(owner), "n_lesions": n_lesions, "stage1_lesions_with_a_candidate": found,
                "candidates_per_film": float(np.mean([len(f.centers) for f in films])),
                "extract_seconds": extract_s, "wall_seconds": time.perf_counter() - start, "arms": arms,
-               "command": f"mammo-monai two_stage_cv --datalist {datalist} --out {out} --folds {n_folds} --seed {seed}"}
+               "command": f"mammo-monai two_stage_cv --datalist {datalist} --out {out} --folds {n_folds} --seed {seed}"
+                          + (" --crop_embedding True" if crop_embedding else "")}
     write_json(summary, out_dir / "two_stage_report.json")
     atomic_write_text(out_dir / "two_stage_report.md", format_two_stage_markdown(summary))
     return summary

@@ -68,8 +68,12 @@ def test_partner_features_and_stage2_needs_both_classes():
 
 
 def test_three_arm_cv_on_synthetic_films(synthetic_mias, tmp_path):
-    report = cross_validate_two_stage(synthetic_mias, tmp_path / "cv", n_folds=2, spatial_size=128, n_resamples=20)
-    assert set(report["arms"]) == {"stage1", "stage2", "stage2_contralateral"}
+    report = cross_validate_two_stage(synthetic_mias, tmp_path / "cv", n_folds=2, spatial_size=128, n_resamples=20,
+                                      crop_embedding=True)
+    assert set(report["arms"]) == {"stage1", "stage2", "stage2_contralateral", "stage2_crop_embedding",
+                                   "stage2_crop_embedding_untrained"}
+    assert len(list((tmp_path / "cv" / "candidates").glob("*_128_crops.npz"))) == 16
+    assert report["command"].endswith("--crop_embedding True")
     assert report["n_women"] == 8 and report["n_films"] == 16
     for name, arm in report["arms"].items():
         assert 0.0 <= arm["cpm"]["estimate"] <= 1.0, name
@@ -78,4 +82,4 @@ def test_three_arm_cv_on_synthetic_films(synthetic_mias, tmp_path):
         assert len(files) == 16
         cands = json.loads(files[0].read_text())["candidates"]
         assert cands == sorted(cands, key=lambda c: -c["score"])
-    assert (tmp_path / "cv" / "two_stage_report.md").read_text().count("| stage") == 3
+    assert (tmp_path / "cv" / "two_stage_report.md").read_text().count("| stage") == 5
