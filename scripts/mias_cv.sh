@@ -14,7 +14,8 @@
 #                          with the recipe's 450-px component rule, then the rule and film gate chosen inside folds)
 #                          are scored from the same fold models
 #   two_stage              mass detection: LoG blob candidates, then gradient boosting with and without the other
-#                          breast's features (three rows: stage1, stage2, stage2_contralateral)
+#                          breast's features, and with CNN features of two-scale candidate crops from an autoencoder
+#                          pretrained on the unlabelled crops of every film (and untrained, as control): five rows
 # Each ARM writes OUT_DIR/ARM (cv_report.md or two_stage_report.md; the evaluator's report and plots inside). An
 # interrupted run is resumed where it stopped (delete OUT_DIR/ARM to start over).
 set -euo pipefail
@@ -41,7 +42,7 @@ case "$ARM" in
             --folds 5 --configs '["mias_cpu.json"]'
         exit 0 ;;
     two_stage)
-        time "$MM" two_stage_cv --datalist "$OUT/mias.json" --out "$OUT/two_stage" --folds 5
+        time "$MM" two_stage_cv --datalist "$OUT/mias.json" --out "$OUT/two_stage" --folds 5 --crop_embedding True
         exit 0 ;;
     *) echo "unknown ARM '$ARM'" >&2; exit 2 ;;
 esac

@@ -1,6 +1,7 @@
 """What turns network output into results on disk: overlay drawing, the writers the inference configs use, and
 the detector's heatmap -> candidates step (:mod:`.detection`), and DICOM SEG of a mask (:mod:`.dicom_seg`)."""
 
+from .component_rule import ComponentRule, ComponentRuled
 from .detection import (
     HeatmapCandidatesd,
     PatchHeatmapInferer,
@@ -27,6 +28,8 @@ __all__ = [
     "PRED_COLOUR",
     "SEGMENT_CODES",
     "ClassificationProbabilitySaver",
+    "ComponentRule",
+    "ComponentRuled",
     "FastAsDiscrete",
     "FastAsDiscreted",
     "FlipTTAInferer",

@@ -4,7 +4,8 @@ A segmentation network's argmax paints small, faint blobs on normal films. :clas
 connected component of ``probability > threshold`` only when it is at least ``min_size`` pixels and its peak
 probability reaches ``min_peak``, and at most the ``max_components`` components with the highest peaks. With
 ``threshold=0.5`` and the other settings off, it is the argmax of a two-class softmax (ties go to background,
-as argmax keeps the first maximum) followed by MONAI's ``RemoveSmallObjects(min_size)`` (same 4-connectivity).
+as argmax keeps the first maximum) followed by the removal of 4-connected components under ``min_size`` pixels
+(MONAI's ``RemoveSmallObjects`` with scikit-image 0.26 also removes components of exactly ``min_size``).
 The rule's values are chosen inside the folds of a cross-validation
 (:func:`mammo_monai.evaluation.component_rule_selection.choose_component_rule`) and shipped in the
 segmentation bundle's ``inference.json``.
