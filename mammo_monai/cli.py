@@ -12,6 +12,7 @@
     mammo-monai info FILE
     mammo-monai cv BUNDLE_DIR --datalist DATALIST --out DIR [--folds 5] [--configs '["mias_cpu.json"]']
     mammo-monai two_stage_cv --datalist DATALIST --out DIR [--folds 5]
+    mammo-monai film_classifier_cv --datalist DATALIST --out DIR [--folds 5] [--candidates_cache DIR]
     mammo-monai demo [--out DIR]
 
 Every command that writes refuses to overwrite an existing output unless given ``--overwrite``.
@@ -217,6 +218,17 @@ class Cli:
         print(format_two_stage_markdown(cross_validate_two_stage(
             datalist, out, n_folds=folds, seed=seed, lesion_types=lesion_types or ["mass"],
             spatial_size=spatial_size, n_resamples=n_resamples, crop_embedding=bool(crop_embedding))))
+
+    def film_classifier_cv(self, datalist: str, out: str, folds: int = 5, seed: int = 0,
+                           candidates_cache: str | None = None, n_resamples: int = 2000) -> None:
+        """Normal vs abnormal films from handcrafted film features (density, asymmetry against the other breast,
+        calcification spots, the detector's best candidates) and gradient boosting, cross-validated by woman on the
+        same folds as `cv`: AUC, sensitivity/specificity at thresholds chosen inside folds, AUC per lesion type.
+        --candidates_cache: the candidates of an earlier `two_stage_cv` run (OUT/candidates)."""
+        from .engines.film_classifier import cross_validate_film_classifier, format_film_classifier_markdown
+
+        print(format_film_classifier_markdown(cross_validate_film_classifier(
+            datalist, out, n_folds=folds, seed=seed, candidates_cache=candidates_cache, n_resamples=n_resamples)))
 
     def demo(self, out: str = "outputs/demo", epochs: int = 30, image_size: int = 256, n_patients: int = 32,
              seed: int = 0, bundle: str | None = None) -> None:
