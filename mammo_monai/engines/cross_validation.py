@@ -51,7 +51,11 @@ from mammo_monai.data.labels import IMAGE_LEVEL, label_set
 from mammo_monai.data.schema import IMAGE, PATIENT_ID, SPLITS
 from mammo_monai.data.splits import LESION_TYPES
 from mammo_monai.engines.datalist_items import all_items
-from mammo_monai.engines.segmentation_rules import score_segmentation_rules, segmentation_headline
+from mammo_monai.engines.segmentation_rules import (
+    score_segmentation_rules,
+    segmentation_headline,
+    target_truth_folds,
+)
 from mammo_monai.evaluation.classification import evaluate_classification, read_predictions
 from mammo_monai.evaluation.cross_validation import (
     fold_thresholds,
@@ -340,12 +344,15 @@ def run_cross_validation(
     if kind == "classification":
         report = _score_classification(bundle_dir, fold_dirs, folds, out_dir, task, include_normal, n_resamples,
                                        seed)
-    else:
+    elif kind == "detection":
         report = _score_pooled_folder(kind, fold_dirs, folds, out_dir, lesion_types, n_resamples, seed)
-    if kind == "segmentation":
-        arms = score_segmentation_rules(folds, [(f.output_dir(kind, "validation"), f.output_dir(kind, "test"))
-                                                for f in fold_dirs], out_dir, gate_cache, lesion_types,
-                                        n_resamples=n_resamples, seed=seed)
+    else:  # scored against the target lesions only, drawn the way the recipe drew its training masks
+        label_source = bundle_setting(bundle_dir, config_paths, overrides, "label_source", "file")
+        truth_folds = target_truth_folds(folds, out_dir, lesion_types, str(label_source))
+        report = _score_pooled_folder(kind, fold_dirs, truth_folds, out_dir, lesion_types, n_resamples, seed)
+        arms = score_segmentation_rules(truth_folds, [(f.output_dir(kind, "validation"),
+                                                       f.output_dir(kind, "test")) for f in fold_dirs],
+                                        out_dir, gate_cache, lesion_types, n_resamples=n_resamples, seed=seed)
         report["post_processing"] = arms
         for arm, entry in arms.items():
             report["headline"].update({f"{key} ({arm})": value for key, value in entry["headline"].items()})

@@ -38,7 +38,8 @@ from mammo_monai.evaluation.component_rule_selection import (
 from mammo_monai.evaluation.inputs import file_stem
 from mammo_monai.io.writers import write_json
 
-__all__ = ["ARMS", "PROBABILITY_SUFFIX", "probability_files", "score_segmentation_rules", "segmentation_headline"]
+__all__ = ["ARMS", "PROBABILITY_SUFFIX", "probability_files", "score_segmentation_rules", "segmentation_headline",
+           "target_truth_folds"]
 
 #: (arm name, uses the detector's film gate)
 ARMS = (("rule", False), ("rule_gate", True))
@@ -70,6 +71,47 @@ def _gated(mask: np.ndarray, score: float | None, gate_threshold: float | None) 
     return mask
 
 
+def target_truth_folds(folds: Sequence[Mapping[str, Sequence[Mapping[str, Any]]]], out_dir: str | Path,
+                       lesion_types: Sequence[str], label_source: str = "file") -> list[dict[str, list[Any]]]:
+    """The folds with each item's ``label`` holding its target lesions only, as the model was trained.
+
+    With ``label_source="lesions"`` (the MIAS recipe: masses drawn from the datalist's circles, whatever the label
+    files hold) each item with a positioned target lesion gets a mask of those circles on its original grid
+    (:class:`~mammo_monai.transforms.lesions.LesionMask`, written as ``OUT/oof/truth/<stem>_target.png``) and
+    every other item no ``label`` (a film without a target lesion); otherwise the items are returned as they are.
+    A calcification or asymmetry circle in a label file is thus never scored as a missed mass.
+    """
+    if label_source != "lesions":
+        return [{k: [dict(i) for i in v] for k, v in fold.items()} for fold in folds]
+    from mammo_monai.evaluation.inputs import image_shape_and_spacing
+    from mammo_monai.transforms.lesions import LesionMask
+
+    draw = LesionMask(lesion_types=list(lesion_types))
+    folder = Path(out_dir) / "oof" / "truth"
+    out = []
+    for fold in folds:
+        converted: dict[str, list[Any]] = {}
+        for split, items in fold.items():
+            converted[split] = []
+            for item in items:
+                item = dict(item)
+                item.pop(LABEL, None)
+                targets = [les for les in item.get("lesions") or [] if les.get("type") in lesion_types]
+                if targets:
+                    shape, _ = image_shape_and_spacing(item[IMAGE], need_shape=True)
+                    if shape is None:
+                        shape = read_mask(item[IMAGE]).shape
+                    mask = draw.draw(targets, shape)
+                    if mask.any():
+                        path = folder / f"{file_stem(str(item[IMAGE]))}_target.png"
+                        path.parent.mkdir(parents=True, exist_ok=True)
+                        Image.fromarray(mask).save(path)
+                        item[LABEL] = str(path)
+                converted[split].append(item)
+        out.append(converted)
+    return out
+
+
 def score_segmentation_rules(
     folds: Sequence[Mapping[str, Sequence[Mapping[str, Any]]]],
     prediction_dirs: Sequence[tuple[Path, Path]],
@@ -84,7 +126,8 @@ def score_segmentation_rules(
     """Choose each arm's rule on every fold's validation women, apply it to its test women, score the pool.
 
     Args:
-        folds: the fold datalists (paths absolute).
+        folds: the fold datalists (paths absolute), each item's ``label`` its target lesions only
+            (:func:`target_truth_folds`).
         prediction_dirs: per fold, its (validation, test) inference folders holding ``*_prob.nii.gz``.
         out_dir: the CV folder; masks go to ``OUT/oof/masks_<arm>/fold_k``, reports to ``OUT/report_<arm>``.
         gate_cache: where the detector's stage-1 candidates are cached (None: ``OUT/candidates``).

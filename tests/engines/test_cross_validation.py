@@ -19,6 +19,7 @@ from mammo_monai.cli import main
 from mammo_monai.data.schema import write_datalist
 from mammo_monai.engines.cross_validation import CrossValidationError, run_cross_validation
 from mammo_monai.evaluation.classification import youden_threshold
+from mammo_monai.transforms.lesions import LesionMask
 
 BUNDLE = Path(__file__).resolve().parents[2] / "bundles" / "mammo_image_classification"
 
@@ -187,7 +188,8 @@ if step == "inferring":
             json.dump({{"image": item["image"], "candidates": cands}}, open(os.path.join(out, stem + ".json"), "w"))
         else:  # the truth at 0.95 plus a faint 0.6 blob in the corner of every film
             import nibabel as nib
-            mask = np.array(Image.open(item["label"])) if item.get("label") else np.zeros((32, 32), np.uint8)
+            mass = item.get("label") and item["lesions"][0]["type"] == "mass"  # a mass segmenter
+            mask = np.array(Image.open(item["label"])) if mass else np.zeros((32, 32), np.uint8)
             probability = np.where(mask > 0, 0.95, 0.0).astype(np.float32)
             probability[1:5, 1:5] = 0.6
             Image.fromarray((probability > 0.5).astype(np.uint8)).save(os.path.join(out, stem + "_seg.png"))
@@ -228,12 +230,15 @@ def test_cv_pools_per_image_outputs(tmp_path, bundle):
             item = {"image": str(image), "patient_id": f"W{w}", "laterality": side, "view": "MLO",
                     "pathology": "normal", "lesions": []}
             if w % 2 == 0 and side == "L":
-                mask = np.zeros((32, 32), np.uint8)
-                mask[12:20, 12:20] = 1
-                Image.fromarray(mask).save(tmp_path / f"mask{w}.png")
-                item.update(pathology="benign", label=str(tmp_path / f"mask{w}.png"),
-                            lesions=[{"type": "mass", "pathology": "benign", "center": [16.0, 16.0], "radius": 4.0,
-                                      "box": [12, 12, 20, 20]}])
+                lesion = {"type": "mass", "pathology": "benign", "center": [16.0, 16.0], "radius": 4.0,
+                          "box": [12, 12, 20, 20]}
+                Image.fromarray(LesionMask().draw([lesion], (32, 32))).save(tmp_path / f"mask{w}.png")
+                item.update(pathology="benign", label=str(tmp_path / f"mask{w}.png"), lesions=[lesion])
+            elif w % 2 == 1 and side == "R":  # a calcification circle in the label file is not a mass to segment
+                lesion = {"type": "calcification", "pathology": "benign", "center": [8.0, 8.0], "radius": 3.0,
+                          "box": [5, 5, 11, 11]}
+                Image.fromarray(LesionMask().draw([lesion], (32, 32))).save(tmp_path / f"calc{w}.png")
+                item.update(pathology="benign", label=str(tmp_path / f"calc{w}.png"), lesions=[lesion])
             items.append(item)
     datalist = write_datalist({"training": items}, tmp_path / "mias.json")
     gate_cache = _fake_candidates(items, tmp_path / "candidates")
