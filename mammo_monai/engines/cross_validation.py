@@ -346,16 +346,10 @@ def run_cross_validation(
                                        seed)
     elif kind == "detection":
         report = _score_pooled_folder(kind, fold_dirs, folds, out_dir, lesion_types, n_resamples, seed)
-    else:  # scored against the target lesions only, drawn the way the recipe drew its training masks
+    else:
         label_source = bundle_setting(bundle_dir, config_paths, overrides, "label_source", "file")
-        truth_folds = target_truth_folds(folds, out_dir, lesion_types, str(label_source))
-        report = _score_pooled_folder(kind, fold_dirs, truth_folds, out_dir, lesion_types, n_resamples, seed)
-        arms = score_segmentation_rules(truth_folds, [(f.output_dir(kind, "validation"),
-                                                       f.output_dir(kind, "test")) for f in fold_dirs],
-                                        out_dir, gate_cache, lesion_types, n_resamples=n_resamples, seed=seed)
-        report["post_processing"] = arms
-        for arm, entry in arms.items():
-            report["headline"].update({f"{key} ({arm})": value for key, value in entry["headline"].items()})
+        report = _score_segmentation(fold_dirs, folds, out_dir, lesion_types, str(label_source), gate_cache,
+                                     n_resamples, seed)
     report.update(
         bundle=name, kind=kind, task=task, n_folds=n_folds, seed=seed, val_fraction=val_fraction,
         n_women=len(owner), n_items=len(items), configs=list(configs), overrides=overrides,
@@ -497,6 +491,22 @@ def _score_classification(bundle_dir: Path, fold_dirs: Sequence[_Fold], folds: S
         per_fold = [{"fold": f.k, "n_test": len(p["test"]), "train_s": round(f.seconds("training"), 1)}
                     for f, p in zip(fold_dirs, folds)]
     report.update(headline=headline, folds=per_fold, evaluator_summary=metrics)
+    return report
+
+
+def _score_segmentation(fold_dirs: Sequence[_Fold], folds: Sequence[Mapping[str, Any]], out_dir: Path,
+                        lesion_types: Sequence[str], label_source: str, gate_cache: str | os.PathLike | None,
+                        n_resamples: int, seed: int) -> dict[str, Any]:
+    """The pooled masks as inferred, then the post-processing chosen inside folds (with and without the detector's
+    film gate), all against the target lesions only, drawn the way the recipe drew its training masks."""
+    truth_folds = target_truth_folds(folds, out_dir, lesion_types, label_source)
+    report = _score_pooled_folder("segmentation", fold_dirs, truth_folds, out_dir, lesion_types, n_resamples, seed)
+    arms = score_segmentation_rules(truth_folds, [(f.output_dir("segmentation", "validation"),
+                                                   f.output_dir("segmentation", "test")) for f in fold_dirs],
+                                    out_dir, gate_cache, lesion_types, n_resamples=n_resamples, seed=seed)
+    report["post_processing"] = arms
+    for arm, entry in arms.items():
+        report["headline"].update({f"{key} ({arm})": value for key, value in entry["headline"].items()})
     return report
 
 
