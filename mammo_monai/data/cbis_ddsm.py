@@ -31,7 +31,7 @@ import os
 import re
 import tempfile
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -609,6 +609,110 @@ def _write_png(mask: np.ndarray, path: Path, overwrite: bool) -> None:
         raise
 
 
+def _rows_by_image(rows: Sequence[CbisRow], log: ProblemLog) -> dict[tuple[str, str, str], list[CbisRow]]:
+    """The CSV rows grouped by full image file and abnormality table, duplicates (same image, abnormality and id)
+    reported and left out."""
+    seen_rows: dict[tuple, CbisRow] = {}
+    image_rows: dict[tuple[str, str, str], list[CbisRow]] = defaultdict(list)
+    for row in rows:
+        key = (row.image_uids, row.abnormality, row.abnormality_id)
+        if key in seen_rows:
+            log.add(row.where, "duplicate_row", f"same image and abnormality id as {seen_rows[key].where}; "
+                                                f"the first one is kept")
+            continue
+        seen_rows[key] = row
+        image_rows[(*row.image_uids, row.abnormality)].append(row)
+    return image_rows
+
+
+def _match_images(image_rows: Mapping[tuple[str, str, str], list[CbisRow]],
+                  by_series: Mapping[tuple[str, str], list[DicomRecord]], listed_in: dict[str, list[str]],
+                  root: Path, log: ProblemLog) -> list[_Image]:
+    """The full images (with their lesion files) of the row groups; records in ``listed_in`` which rows list
+    each file. A group whose full image is missing is reported (``missing_file``), one whose file is unreadable
+    is left out (reported later as ``unreadable_dicom``)."""
+    images: list[_Image] = []
+    for (study, series, _), group in image_rows.items():
+        first = group[0]
+        candidates = _prefer_case(by_series.get((study, series), []), first.case)
+        # lesion files are matched even when the full image is missing, so that they are not "unmatched";
+        # their absence is reported only when the full image is there (else one missing_file per row)
+        lesions = [_match_lesion(row, by_series, log if candidates else None) for row in group]
+        for lesion in lesions:
+            for record in lesion.files:
+                listed_in[record.path].append(lesion.row.where)
+        for record in candidates:
+            listed_in[record.path].extend(row.where for row in group)
+        if not candidates:
+            for row in group:
+                log.add(row.where, "missing_file", f"full image {row.image_path} (study/series UIDs) not found "
+                                                   f"under {root}")
+            continue
+        readable = [r for r in candidates if not r.error]
+        if readable:  # else the file is reported as unreadable_dicom (below) and the rows left out
+            images.append(_Image(record=readable[0], rows=group, lesions=lesions))
+    return images
+
+
+def _report_unlisted_files(records: Sequence[DicomRecord], listed_in: Mapping[str, list[str]],
+                           used_tables: set, log: ProblemLog) -> None:
+    """Report the unreadable DICOM files and those no CSV row of the indexed tables lists."""
+    for record in records:
+        if record.error:
+            where = listed_in.get(record.path)
+            log.add(record.path, "unreadable_dicom",
+                    record.error + (f" (listed in {', '.join(dict.fromkeys(where))})" if where else ""))
+            continue
+        if record.path in listed_in:
+            continue
+        info = parse_case_folder(record.case) if record.case else None
+        if info and (info["abnormality"], info["split"]) not in used_tables:
+            continue  # a file of a table that was not asked for
+        log.add(record.path, "unmatched_dicom", f"no CSV row lists study {record.study_uid} series "
+                                                f"{record.series_uid} (PatientID {record.patient_id!r})")
+
+
+def _split(items: Sequence[dict[str, Any]], rows: Sequence[CbisRow], val_fraction: float, seed: int
+           ) -> tuple[dict[str, list[dict[str, Any]]], set[str], int]:
+    """The datalist splits: a woman in any Test table is in ``test`` with all her images, the other women split
+    into training and validation by patient. Returns them, the women moved to test and their moved images."""
+    test_patients = {row.patient_id for row in rows if row.official_split == "test"}
+    datalist: dict[str, list[dict[str, Any]]] = {split: [] for split in SPLITS}
+    training = []
+    moved_patients, moved_images = set(), 0
+    for item in items:
+        if item["patient_id"] in test_patients:
+            datalist["test"].append(item)
+            if item["official_split"] != "test":
+                moved_patients.add(item["patient_id"])
+                moved_images += 1
+        else:
+            training.append(item)
+    if val_fraction > 0 and training:
+        parts = split_by_patient(training, {"training": 1.0 - val_fraction, "validation": val_fraction}, seed=seed)
+        datalist["training"] = list(parts.get("training", []))
+        datalist["validation"] = list(parts.get("validation", []))
+    else:
+        datalist["training"] = training
+    return datalist, moved_patients, moved_images
+
+
+def _images_by_view(images: Sequence[_Image], masks_dir: Path, overwrite: bool
+                    ) -> dict[tuple[str, str, str], list[_Image]]:
+    """The images grouped by physical mammogram (patient, laterality, view), in table and row order; without
+    ``overwrite``, refuse (before any mask is written) when a mask file exists."""
+    table_order = {t: i for i, t in enumerate(CBIS_TABLES)}
+    by_view: dict[tuple[str, str, str], list[_Image]] = defaultdict(list)
+    for image in sorted(images, key=lambda im: (table_order[im.first.table], im.first.row)):
+        by_view[(image.first.patient_id, image.first.laterality, image.first.view)].append(image)
+    if not overwrite:
+        for patient_id, laterality, view in by_view:
+            target = masks_dir / _mask_name(patient_id, laterality, view)
+            if target.exists():
+                raise FileExistsError(f"{target}: already exists; pass overwrite=True (--overwrite) to replace it")
+    return by_view
+
+
 def index_cbis_ddsm(
     root: str | os.PathLike,
     csv_dir: str | os.PathLike,
@@ -697,92 +801,20 @@ def index_cbis_ddsm(
         if record.study_uid and record.series_uid:
             by_series[(record.study_uid, record.series_uid)].append(record)
     listed_in: dict[str, list[str]] = defaultdict(list)  # file -> the CSV rows that list it
-
-    # --- the rows: duplicates out, grouped by full image file
-    seen_rows: dict[tuple, CbisRow] = {}
-    image_rows: dict[tuple[str, str, str], list[CbisRow]] = defaultdict(list)
-    for row in rows:
-        key = (row.image_uids, row.abnormality, row.abnormality_id)
-        if key in seen_rows:
-            log.add(row.where, "duplicate_row", f"same image and abnormality id as {seen_rows[key].where}; "
-                                                f"the first one is kept")
-            continue
-        seen_rows[key] = row
-        image_rows[(*row.image_uids, row.abnormality)].append(row)
-
-    images: list[_Image] = []
-    for (study, series, _), group in image_rows.items():
-        first = group[0]
-        candidates = _prefer_case(by_series.get((study, series), []), first.case)
-        # lesion files are matched even when the full image is missing, so that they are not "unmatched";
-        # their absence is reported only when the full image is there (else one missing_file per row)
-        lesions = [_match_lesion(row, by_series, log if candidates else None) for row in group]
-        for lesion in lesions:
-            for record in lesion.files:
-                listed_in[record.path].append(lesion.row.where)
-        for record in candidates:
-            listed_in[record.path].extend(row.where for row in group)
-        if not candidates:
-            for row in group:
-                log.add(row.where, "missing_file", f"full image {row.image_path} (study/series UIDs) not found "
-                                                   f"under {root}")
-            continue
-        readable = [r for r in candidates if not r.error]
-        if readable:  # else the file is reported as unreadable_dicom (below) and the rows left out
-            images.append(_Image(record=readable[0], rows=group, lesions=lesions))
-
-    for record in records:
-        if record.error:
-            where = listed_in.get(record.path)
-            log.add(record.path, "unreadable_dicom",
-                    record.error + (f" (listed in {', '.join(dict.fromkeys(where))})" if where else ""))
-            continue
-        if record.path in listed_in:
-            continue
-        info = parse_case_folder(record.case) if record.case else None
-        if info and (info["abnormality"], info["split"]) not in used_tables:
-            continue  # a file of a table that was not asked for
-        log.add(record.path, "unmatched_dicom", f"no CSV row lists study {record.study_uid} series "
-                                                f"{record.series_uid} (PatientID {record.patient_id!r})")
+    images = _match_images(_rows_by_image(rows, log), by_series, listed_in, root, log)
+    _report_unlisted_files(records, listed_in, used_tables, log)
 
     # --- one item per physical mammogram
-    table_order = {t: i for i, t in enumerate(CBIS_TABLES)}
-    by_view: dict[tuple[str, str, str], list[_Image]] = defaultdict(list)
-    for image in sorted(images, key=lambda im: (table_order[im.first.table], im.first.row)):
-        by_view[(image.first.patient_id, image.first.laterality, image.first.view)].append(image)
-
-    if not overwrite:
-        for patient_id, laterality, view in by_view:
-            target = masks_dir / _mask_name(patient_id, laterality, view)
-            if target.exists():
-                raise FileExistsError(f"{target}: already exists; pass overwrite=True (--overwrite) to replace it")
-
+    by_view = _images_by_view(images, masks_dir, overwrite)
     items: list[dict[str, Any]] = []
     for key, views in tqdm(by_view.items(), desc="reading ROI masks", unit="image", disable=not progress):
         items.append(_build_item(key, views, masks_dir, overwrite, log))
 
-    # --- splits: a woman in any Test table is in "test" with all her images
-    test_patients = {row.patient_id for row in rows if row.official_split == "test"}
-    datalist: dict[str, list[dict[str, Any]]] = {split: [] for split in SPLITS}
-    training = []
-    moved_patients, moved_images = set(), 0
-    for item in items:
-        if item["patient_id"] in test_patients:
-            datalist["test"].append(item)
-            if item["official_split"] != "test":
-                moved_patients.add(item["patient_id"])
-                moved_images += 1
-        else:
-            training.append(item)
-    if val_fraction > 0 and training:
-        parts = split_by_patient(training, {"training": 1.0 - val_fraction, "validation": val_fraction}, seed=seed)
-        datalist["training"] = list(parts.get("training", []))
-        datalist["validation"] = list(parts.get("validation", []))
-    else:
-        datalist["training"] = training
+    datalist, moved_patients, moved_images = _split(items, rows, val_fraction, seed)
 
     all_lesions = [lesion for item in items for lesion in item["lesions"]]
     training_patients = {row.patient_id for row in rows if row.official_split == "training"}
+    test_patients = {row.patient_id for row in rows if row.official_split == "test"}
     return write_index(
         datalist, log, out, overwrite=overwrite,
         lesions_total=len(all_lesions),

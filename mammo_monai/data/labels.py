@@ -51,14 +51,16 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .lesion_items import lesion_items
-from .schema import LESIONS, PATHOLOGY, normalise_pathology
+from .schema import LESIONS, PATHOLOGY, load_decathlon_datalist, normalise_pathology
 
 __all__ = [
+    "CROP_SOURCES",
     "IMAGE_LEVEL",
     "LABEL_SETS",
     "LESION_LEVEL",
@@ -67,6 +69,7 @@ __all__ = [
     "TASKS",
     "TYPE_PATHOLOGY_CLASSES",
     "LabelSet",
+    "datalist_task_items",
     "label_set",
     "labelled_items",
     "normal_items",
@@ -80,6 +83,9 @@ NORMAL = "normal"
 #: the lesion types ``type_pathology`` knows, in class order
 _TYPE_PATHOLOGY_TYPES = ("mass", "calcification")
 TYPE_PATHOLOGY_CLASSES = tuple(f"{p}_{t}" for t in _TYPE_PATHOLOGY_TYPES for p in ("benign", "malignant"))
+
+#: where a lesion crop is cut from: the full mammogram (lesions need a position) or the dataset's own crop file
+CROP_SOURCES = ("full_image", "crop_file")
 
 #: a rule maps an item to ``(class name, None)`` or ``(None, why it has no class)``
 Rule = Callable[[Mapping[str, Any]], tuple[str | None, str | None]]
@@ -387,3 +393,31 @@ def labelled_items(
     for reason, count in skipped.items():
         logging.getLogger(__name__).info("%s: %d item(s) left out: %s", task, count, reason)
     return kept
+
+
+def datalist_task_items(
+    datalist: str | os.PathLike,
+    split: str,
+    task: str,
+    crop_source: str = "full_image",
+    include_normal: bool = False,
+    labelled: bool = True,
+) -> list[dict[str, Any]]:
+    """The items of ``split`` of the datalist file ``datalist`` that ``task`` scores, for a classification bundle:
+    read with :func:`~mammo_monai.data.schema.load_decathlon_datalist`, then :func:`labelled_items` (``labelled``:
+    training, validation, evaluation; each with its class index under ``"label"``) or :meth:`LabelSet.items`
+    (inference: every scored item, with or without a truth). ``crop_source`` (:data:`CROP_SOURCES`) says what a
+    lesion crop is cut from: ``"full_image"`` keeps only lesions with a position, ``"crop_file"`` uses the
+    dataset's own crop files as ``image``.
+
+    Raises:
+        ValueError: an unknown ``crop_source`` or ``task``, or a split whose lesions have nothing to crop.
+    """
+    if crop_source not in CROP_SOURCES:
+        raise ValueError(f"crop_source must be one of {CROP_SOURCES}, got {crop_source!r}")
+    items = load_decathlon_datalist(datalist, labelled, split)
+    options = {"require_position": crop_source == "full_image", "use_crop_files": crop_source == "crop_file",
+               "split": split}
+    if labelled:
+        return labelled_items(items, task, include_normal=include_normal, **options)
+    return label_set(task, include_normal=include_normal).items(items, **options)

@@ -184,6 +184,36 @@ def _circle_mask(shape: tuple[int, int], row: float, col: float, radius: float) 
     return (rows - row) ** 2 + (cols - col) ** 2 <= radius**2
 
 
+def _image_lesions(lines: Sequence[MiasRecord], path: Path, height: int, width: int,
+                   mask_types: Sequence[str] | None, problems: ProblemLog) -> tuple[list[dict], np.ndarray | None]:
+    """One image's lesions from its ``Info.txt`` lines (centre, radius, the box clipped to the image) and the union
+    of their circles (only ``mask_types`` when given; ``None`` without any)."""
+    lesions, mask = [], None
+    for record in lines:
+        if record.mias_class == "NORM":
+            continue
+        fields = {"mias_class": record.mias_class, "background_tissue": record.background}
+        if record.note:
+            fields["note"] = record.note
+        if record.x is None:
+            lesions.append(make_lesion(MIAS_CLASSES[record.mias_class], record.severity, **fields))
+            continue
+        row, col, radius = float(height - record.y), float(record.x), record.radius
+        if not (0 <= row < height and 0 <= col < width):
+            problems.add(path, "lesion_outside_image", f"line {record.line_number}: centre (row {row}, col {col})")
+            lesions.append(make_lesion(MIAS_CLASSES[record.mias_class], record.severity, **fields))
+            continue
+        lesion = make_lesion(MIAS_CLASSES[record.mias_class], record.severity, (row, col), radius, **fields)
+        r0, c0, r1, c1 = lesion["box"]
+        lesion["box"] = [max(r0, 0), max(c0, 0), min(r1, height), min(c1, width)]
+        lesions.append(lesion)
+        if mask_types is not None and lesion["type"] not in mask_types:
+            continue
+        circle = _circle_mask((height, width), row, col, radius)
+        mask = circle if mask is None else (mask | circle)
+    return lesions, mask
+
+
 def index_mias(
     mias_dir: str | os.PathLike,
     out: str | os.PathLike,
@@ -269,29 +299,7 @@ def index_mias(
         except Exception as e:
             problems.add(path, "unreadable_image", f"{type(e).__name__}: {e}")
             continue
-        lesions, mask = [], None
-        for record in lines:
-            if record.mias_class == "NORM":
-                continue
-            fields = {"mias_class": record.mias_class, "background_tissue": record.background}
-            if record.note:
-                fields["note"] = record.note
-            if record.x is None:
-                lesions.append(make_lesion(MIAS_CLASSES[record.mias_class], record.severity, **fields))
-                continue
-            row, col, radius = float(height - record.y), float(record.x), record.radius
-            if not (0 <= row < height and 0 <= col < width):
-                problems.add(path, "lesion_outside_image", f"line {record.line_number}: centre (row {row}, col {col})")
-                lesions.append(make_lesion(MIAS_CLASSES[record.mias_class], record.severity, **fields))
-                continue
-            lesion = make_lesion(MIAS_CLASSES[record.mias_class], record.severity, (row, col), radius, **fields)
-            r0, c0, r1, c1 = lesion["box"]
-            lesion["box"] = [max(r0, 0), max(c0, 0), min(r1, height), min(c1, width)]
-            lesions.append(lesion)
-            if mask_types is not None and lesion["type"] not in mask_types:
-                continue
-            circle = _circle_mask((height, width), row, col, radius)
-            mask = circle if mask is None else (mask | circle)
+        lesions, mask = _image_lesions(lines, path, height, width, mask_types, problems)
         label = None
         if mask is not None:
             label = masks_dir / f"{reference}_mask.png"

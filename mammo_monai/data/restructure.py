@@ -149,6 +149,35 @@ def _plan(records: list[DicomRecord], problems: ProblemLog, progress: bool) -> l
     return plan
 
 
+def _create(source: str, target: Path, out: Path, mode: str, counts: dict[str, int], problems: ProblemLog
+            ) -> tuple[str, str | None]:
+    """Hard-link (falling back to a copy where a link cannot be made) or copy ``source`` to the new ``target``,
+    counting in ``counts``. Returns the status (``created``, ``already_there``/``name_clash`` when the target
+    appeared meanwhile, ``write_failed``, reported) and why a hard link fell back to a copy (else ``None``)."""
+    reason = None
+    try:
+        if mode == "hardlink":
+            try:
+                os.link(source, target)
+                counts["hardlinked"] += 1
+            except OSError as e:
+                if isinstance(e, FileExistsError) or e.errno not in _LINK_ERRNOS:
+                    raise
+                reason = f"{e.strerror} ({source} -> {out})"
+                _copy_exclusive(source, target)
+                counts["copied"] += 1
+                counts["fell_back_to_copy"] += 1
+        else:
+            _copy_exclusive(source, target)
+            counts["copied"] += 1
+        return "created", reason
+    except FileExistsError:  # appeared meanwhile
+        return ("already_there" if _same_content(source, target) else "name_clash"), reason
+    except OSError as e:
+        problems.add(target, "write_failed", f"from {source}: {e}")
+        return "write_failed", reason
+
+
 def restructure_cbis_ddsm(
     root: str | os.PathLike,
     out: str | os.PathLike,
@@ -231,27 +260,8 @@ def restructure_cbis_ddsm(
         elif dry_run:
             status = "would_create"
         else:
-            try:
-                if mode == "hardlink":
-                    try:
-                        os.link(record.path, target)
-                        counts["hardlinked"] += 1
-                    except OSError as e:
-                        if isinstance(e, FileExistsError) or e.errno not in _LINK_ERRNOS:
-                            raise
-                        fallback_reason = fallback_reason or f"{e.strerror} ({record.path} -> {out})"
-                        _copy_exclusive(record.path, target)
-                        counts["copied"] += 1
-                        counts["fell_back_to_copy"] += 1
-                else:
-                    _copy_exclusive(record.path, target)
-                    counts["copied"] += 1
-                status = "created"
-            except FileExistsError:  # appeared meanwhile
-                status = "already_there" if _same_content(record.path, target) else "name_clash"
-            except OSError as e:
-                problems.add(target, "write_failed", f"from {record.path}: {e}")
-                status = "write_failed"
+            status, reason = _create(record.path, target, out, mode, counts, problems)
+            fallback_reason = fallback_reason or reason
         if status == "name_clash":
             problems.add(target, "name_clash", f"exists with other content than {record.path}; left alone")
         counts[status] += 1

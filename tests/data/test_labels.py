@@ -12,11 +12,13 @@ from mammo_monai.data.labels import (
     TASKS,
     TYPE_PATHOLOGY_CLASSES,
     LabelSet,
+    datalist_task_items,
     label_set,
+    labelled_items,
     normal_items,
 )
 from mammo_monai.data.lesion_items import lesion_items
-from mammo_monai.data.schema import make_item, make_lesion
+from mammo_monai.data.schema import load_decathlon_datalist, make_item, make_lesion, write_datalist
 
 
 def _items() -> list[dict]:
@@ -123,3 +125,26 @@ def test_items_expansion():
     assert tissue[0]["lesion"] is None and tissue[0]["lesion_type"] is None
     assert normal_items([{"image": "x", "pathology": "weird", "lesions": []},
                          {"image": "y", "pathology": "benign", "lesions": []}]) == []
+
+
+def test_datalist_task_items_is_what_the_lesion_bundle_computed_inline(tmp_path):
+    """``datalist_task_items`` replaces the configs' inline expressions (labelled_items / LabelSet.items of
+    load_decathlon_datalist with require_position/use_crop_files from crop_source): the same items."""
+    items = _items()
+    items[1]["lesions"][0]["crop"] = "m_crop_0.png"
+    datalist = write_datalist({"training": [], "validation": [], "test": items}, tmp_path / "d.json")
+    for labelled in (True, False):
+        raw = load_decathlon_datalist(datalist, labelled, "test")
+        for source, position, crops in (("full_image", True, False), ("crop_file", False, True)):
+            for task, normal in (("pathology", False), ("type_pathology", True), ("malignant", False)):
+                if normal and source == "crop_file":
+                    continue
+                expected = (labelled_items(raw, task, include_normal=normal, require_position=position,
+                                           use_crop_files=crops, split="test") if labelled else
+                            label_set(task, include_normal=normal).items(raw, require_position=position,
+                                                                         use_crop_files=crops, split="test"))
+                got = datalist_task_items(datalist, "test", task, source, normal, labelled=labelled)
+                assert got == expected, (labelled, source, task)
+    assert [i["lesion_index"] for i in datalist_task_items(datalist, "test", "pathology")] == [0, 1]
+    with pytest.raises(ValueError, match="crop_source"):
+        datalist_task_items(datalist, "test", "pathology", "crop")

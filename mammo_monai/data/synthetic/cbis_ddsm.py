@@ -49,7 +49,7 @@ import csv
 import io
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -448,6 +448,209 @@ def _write_manifest(out: Path, manifest: str, files: Iterable[Path], **args: Any
 # --------------------------------------------------------------------------------------------------- main
 
 
+def _render_view(v: _View, vi: int, seed: int, shape: tuple[int, int]) -> tuple[np.ndarray, list[_Abnormality]]:
+    """The full mammogram of one view (uint16) and its abnormalities, each given its drawn ``mask``."""
+    specs: list[LesionSpec] = []
+    abns: list[_Abnormality] = []
+    for e in v.entries:
+        for a in e.abnormalities:
+            kind = "mass" if a.family == "Mass" else "calcification"
+            specs.append(LesionSpec(kind, a.radius, a.style))
+            abns.append(a)
+    rendered = render_mammogram(
+        shape,
+        v.laterality,
+        v.view,
+        v.density,
+        np.random.default_rng([seed, 2, vi]),
+        lesions=specs,
+        edge_artefact=vi % 3 == 1,
+    )
+    full = to_uint16(rendered.image)
+    for a, m in zip(abns, rendered.masks):
+        a.mask = m
+    return full, abns
+
+
+def _write_full_dicom(v: _View, e: _Entry, case: str, root: Path, key: tuple[str, ...], layout: str, full: np.ndarray
+                      ) -> tuple[Path, str]:
+    """Write one table entry's full mammogram DICOM; its path and the (old TCIA) path the CSV gives it."""
+    study, series, sop = (_uid(key, case, x) for x in ("study", "series", "sop"))
+    if layout == "tcia":
+        fpath = root / case / study / series / "1-1.dcm"
+    else:
+        fpath = (
+            root
+            / case
+            / f"07-20-2016-DDSM-{study[-5:]}"
+            / f"1.000000-full mammogram images-{series[-5:]}"
+            / "1-1.dcm"
+        )
+    stored = (np.uint16(65535) - full) if e.photometric == "MONOCHROME1" else full
+    _write_dicom(
+        fpath,
+        stored,
+        patient=case,
+        study_uid=study,
+        series_uid=series,
+        sop_uid=sop,
+        series_description="full mammogram images",
+        series_number=1,
+        instance_number=1,
+        laterality=v.laterality,
+        view=v.view,
+        study_date=_FULL_DATE,
+        photometric=e.photometric,
+        rle=e.rle,
+    )
+    full_csv = f"{case}/{study}/{series}/000000.dcm"
+    return fpath, full_csv
+
+
+def _write_roi_dicoms(v: _View, e: _Entry, a: _Abnormality, case: str, full_csv: str, root: Path,
+                      key: tuple[str, ...], layout: str, full: np.ndarray) -> tuple[Path, Path, list[str]]:
+    """Write one abnormality's ROI mask and crop DICOMs; their paths and the abnormality's CSV row (with the
+    CSV's quirks: old TCIA file names, swapped crop/mask columns, a trailing newline)."""
+    acase = f"{case}_{a.abnormality_id}"
+    astudy = _uid(key, acase, "study")
+    mseries, msop = _uid(key, acase, "series"), _uid(key, acase, "mask-sop")
+    cseries, csop = _uid(key, acase, "crop-series"), _uid(key, acase, "crop-sop")
+    mask_arr = np.where(a.mask, 255, 0).astype(np.uint8)
+    r0, c0, r1, c1 = lesion_geometry_from_mask(a.mask)[2]
+    margin = max(8, int(0.35 * max(r1 - r0, c1 - c0)))
+    crop = full[max(0, r0 - margin) : r1 + margin, max(0, c0 - margin) : c1 + margin].copy()
+    if layout == "tcia":
+        cseries = mseries
+        folder = root / acase / astudy / mseries
+        mpath = folder / ("1-1.dcm" if a.mask_first else "1-2.dcm")
+        cpath = folder / ("1-2.dcm" if a.mask_first else "1-1.dcm")
+        m_inst, c_inst = (1, 2) if a.mask_first else (2, 1)
+        m_desc = c_desc = "ROI mask images"
+        m_num = c_num = 1
+    else:
+        sfolder = root / acase / f"07-21-2016-DDSM-{astudy[-5:]}"
+        mpath = sfolder / f"1.000000-ROI mask images-{mseries[-5:]}" / "1-1.dcm"
+        cpath = sfolder / f"2.000000-cropped images-{cseries[-5:]}" / "1-1.dcm"
+        m_inst = c_inst = 1
+        m_desc, c_desc = "ROI mask images", "cropped images"
+        m_num, c_num = 1, 2
+    common = dict(
+        patient=acase, study_uid=astudy, laterality=v.laterality, view=v.view, study_date=_ROI_DATE
+    )
+    _write_dicom(
+        mpath,
+        mask_arr,
+        series_uid=mseries,
+        sop_uid=msop,
+        series_description=m_desc,
+        series_number=m_num,
+        instance_number=m_inst,
+        rle=a.mask_rle,
+        **common,
+    )
+    _write_dicom(
+        cpath,
+        crop,
+        series_uid=cseries,
+        sop_uid=csop,
+        series_description=c_desc,
+        series_number=c_num,
+        instance_number=c_inst,
+        rle=a.crop_rle,
+        **common,
+    )
+    # the CSV's old TCIA names: mass files crop 000000 / mask 000001, calc files the other way round;
+    # with separate series both are 000000.dcm in their own series folder
+    if cseries == mseries:
+        crop_name, mask_name = (
+            ("000000.dcm", "000001.dcm") if e.family == "Mass" else ("000001.dcm", "000000.dcm")
+        )
+    else:
+        crop_name = mask_name = "000000.dcm"
+    crop_csv = f"{acase}/{astudy}/{cseries}/{crop_name}"
+    mask_csv = f"{acase}/{astudy}/{mseries}/{mask_name}"
+    if a.swapped:
+        crop_csv, mask_csv = mask_csv, crop_csv
+    if e.family == "Mass":
+        mask_csv += "\n"
+    else:
+        crop_csv += "\n"
+    csv_row = [
+        v.patient,
+        str(v.density),
+        _SIDES[v.laterality],
+        v.view,
+        str(a.abnormality_id),
+        _FAMILY_TYPE[e.family],
+        a.descr1,
+        a.descr2,
+        str(a.assessment),
+        a.pathology,
+        str(a.subtlety),
+        full_csv,
+        crop_csv,
+        mask_csv,
+    ]
+    return mpath, cpath, csv_row
+
+
+def _view_item(v: _View, abns: Sequence[_Abnormality], full_paths: Sequence[Path], shape: tuple[int, int]
+               ) -> dict[str, Any]:
+    """The ground-truth item of one physical mammogram: masses first, then calcifications, by abnormality id."""
+    order = sorted(abns, key=lambda a: (a.family != "Mass", a.abnormality_id))
+    lesions = []
+    for a in order:
+        center, radius, box = lesion_geometry_from_mask(a.mask)
+        extra = (
+            {"shape": a.descr1 or None, "margins": a.descr2 or None}
+            if a.family == "Mass"
+            else {"calc_type": a.descr1 or None, "calc_distribution": a.descr2 or None}
+        )
+        lesions.append(
+            make_lesion(
+                _FAMILY_TYPE[a.family],
+                a.pathology,
+                center,
+                radius,
+                box,
+                abnormality_id=a.abnormality_id,
+                birads=a.assessment,
+                subtlety=a.subtlety,
+                density=v.density,
+                source_pathology=a.pathology,
+                **extra,
+            )
+        )
+    union = np.zeros(shape, dtype=bool)
+    for a in abns:
+        union |= a.mask
+    item = make_item(
+        full_paths[0],
+        patient_id=v.patient,
+        laterality=v.laterality,
+        view=v.view,
+        lesions=lesions,
+        alt_images=[str(p) for p in full_paths[1:]],
+        source_split=v.entries[0].split.lower(),
+        mask_pixels=int(np.count_nonzero(union)),
+    )
+    return item
+
+
+def _write_csvs(csv_dir: Path, csv_rows: Mapping[tuple[str, str], list[list[str]]]) -> list[Path]:
+    """Write the four case-description CSVs (CRLF line ends, like the originals); the files written."""
+    written: list[Path] = []
+    csv_dir.mkdir(parents=True, exist_ok=True)
+    for (family, split), name in CSV_NAMES.items():
+        buf = io.StringIO(newline="")
+        writer = csv.writer(buf, lineterminator="\r\n")
+        writer.writerow(MASS_COLUMNS if family == "Mass" else CALC_COLUMNS)
+        writer.writerows(csv_rows[(family, split)])
+        (csv_dir / name).write_bytes(buf.getvalue().encode("utf-8"))
+        written.append(csv_dir / name)
+    return written
+
+
 def synthesize_cbis_ddsm(
     out_dir: str | os.PathLike,
     n_patients: int = 6,
@@ -518,195 +721,21 @@ def synthesize_cbis_ddsm(
     test_patients = {v.patient for v in views for e in v.entries if e.split == "Test"}
 
     for vi, v in enumerate(views):
-        specs: list[LesionSpec] = []
-        abns: list[_Abnormality] = []
-        for e in v.entries:
-            for a in e.abnormalities:
-                kind = "mass" if a.family == "Mass" else "calcification"
-                specs.append(LesionSpec(kind, a.radius, a.style))
-                abns.append(a)
-        rendered = render_mammogram(
-            shape,
-            v.laterality,
-            v.view,
-            v.density,
-            np.random.default_rng([int(seed), 2, vi]),
-            lesions=specs,
-            edge_artefact=vi % 3 == 1,
-        )
-        full = to_uint16(rendered.image)
-        for a, m in zip(abns, rendered.masks):
-            a.mask = m
-
+        full, abns = _render_view(v, vi, int(seed), shape)
         full_paths: list[Path] = []
         for e in v.entries:
             case = _case(v.patient, v.laterality, v.view, e.family, e.split)
-            study, series, sop = (_uid(key, case, x) for x in ("study", "series", "sop"))
-            if layout == "tcia":
-                fpath = root / case / study / series / "1-1.dcm"
-            else:
-                fpath = (
-                    root
-                    / case
-                    / f"07-20-2016-DDSM-{study[-5:]}"
-                    / f"1.000000-full mammogram images-{series[-5:]}"
-                    / "1-1.dcm"
-                )
-            stored = (np.uint16(65535) - full) if e.photometric == "MONOCHROME1" else full
-            _write_dicom(
-                fpath,
-                stored,
-                patient=case,
-                study_uid=study,
-                series_uid=series,
-                sop_uid=sop,
-                series_description="full mammogram images",
-                series_number=1,
-                instance_number=1,
-                laterality=v.laterality,
-                view=v.view,
-                study_date=_FULL_DATE,
-                photometric=e.photometric,
-                rle=e.rle,
-            )
+            fpath, full_csv = _write_full_dicom(v, e, case, root, key, layout, full)
             written.append(fpath)
             full_paths.append(fpath)
-            full_csv = f"{case}/{study}/{series}/000000.dcm"
-
             for a in e.abnormalities:
-                acase = f"{case}_{a.abnormality_id}"
-                astudy = _uid(key, acase, "study")
-                mseries, msop = _uid(key, acase, "series"), _uid(key, acase, "mask-sop")
-                cseries, csop = _uid(key, acase, "crop-series"), _uid(key, acase, "crop-sop")
-                mask_arr = np.where(a.mask, 255, 0).astype(np.uint8)
-                r0, c0, r1, c1 = lesion_geometry_from_mask(a.mask)[2]
-                margin = max(8, int(0.35 * max(r1 - r0, c1 - c0)))
-                crop = full[max(0, r0 - margin) : r1 + margin, max(0, c0 - margin) : c1 + margin].copy()
-                if layout == "tcia":
-                    cseries = mseries
-                    folder = root / acase / astudy / mseries
-                    mpath = folder / ("1-1.dcm" if a.mask_first else "1-2.dcm")
-                    cpath = folder / ("1-2.dcm" if a.mask_first else "1-1.dcm")
-                    m_inst, c_inst = (1, 2) if a.mask_first else (2, 1)
-                    m_desc = c_desc = "ROI mask images"
-                    m_num = c_num = 1
-                else:
-                    sfolder = root / acase / f"07-21-2016-DDSM-{astudy[-5:]}"
-                    mpath = sfolder / f"1.000000-ROI mask images-{mseries[-5:]}" / "1-1.dcm"
-                    cpath = sfolder / f"2.000000-cropped images-{cseries[-5:]}" / "1-1.dcm"
-                    m_inst = c_inst = 1
-                    m_desc, c_desc = "ROI mask images", "cropped images"
-                    m_num, c_num = 1, 2
-                common = dict(
-                    patient=acase, study_uid=astudy, laterality=v.laterality, view=v.view, study_date=_ROI_DATE
-                )
-                _write_dicom(
-                    mpath,
-                    mask_arr,
-                    series_uid=mseries,
-                    sop_uid=msop,
-                    series_description=m_desc,
-                    series_number=m_num,
-                    instance_number=m_inst,
-                    rle=a.mask_rle,
-                    **common,
-                )
-                _write_dicom(
-                    cpath,
-                    crop,
-                    series_uid=cseries,
-                    sop_uid=csop,
-                    series_description=c_desc,
-                    series_number=c_num,
-                    instance_number=c_inst,
-                    rle=a.crop_rle,
-                    **common,
-                )
+                mpath, cpath, csv_row = _write_roi_dicoms(v, e, a, case, full_csv, root, key, layout, full)
                 written += [mpath, cpath]
-
-                # the CSV's old TCIA names: mass files crop 000000 / mask 000001, calc files the other way round;
-                # with separate series both are 000000.dcm in their own series folder
-                if cseries == mseries:
-                    crop_name, mask_name = (
-                        ("000000.dcm", "000001.dcm") if e.family == "Mass" else ("000001.dcm", "000000.dcm")
-                    )
-                else:
-                    crop_name = mask_name = "000000.dcm"
-                crop_csv = f"{acase}/{astudy}/{cseries}/{crop_name}"
-                mask_csv = f"{acase}/{astudy}/{mseries}/{mask_name}"
-                if a.swapped:
-                    crop_csv, mask_csv = mask_csv, crop_csv
-                if e.family == "Mass":
-                    mask_csv += "\n"
-                else:
-                    crop_csv += "\n"
-                csv_rows[(e.family, e.split)].append(
-                    [
-                        v.patient,
-                        str(v.density),
-                        _SIDES[v.laterality],
-                        v.view,
-                        str(a.abnormality_id),
-                        _FAMILY_TYPE[e.family],
-                        a.descr1,
-                        a.descr2,
-                        str(a.assessment),
-                        a.pathology,
-                        str(a.subtlety),
-                        full_csv,
-                        crop_csv,
-                        mask_csv,
-                    ]
-                )
-
-        # ground truth: one item per physical mammogram
-        order = sorted(abns, key=lambda a: (a.family != "Mass", a.abnormality_id))
-        lesions = []
-        for a in order:
-            center, radius, box = lesion_geometry_from_mask(a.mask)
-            extra = (
-                {"shape": a.descr1 or None, "margins": a.descr2 or None}
-                if a.family == "Mass"
-                else {"calc_type": a.descr1 or None, "calc_distribution": a.descr2 or None}
-            )
-            lesions.append(
-                make_lesion(
-                    _FAMILY_TYPE[a.family],
-                    a.pathology,
-                    center,
-                    radius,
-                    box,
-                    abnormality_id=a.abnormality_id,
-                    birads=a.assessment,
-                    subtlety=a.subtlety,
-                    density=v.density,
-                    source_pathology=a.pathology,
-                    **extra,
-                )
-            )
-        union = np.zeros(shape, dtype=bool)
-        for a in abns:
-            union |= a.mask
-        item = make_item(
-            full_paths[0],
-            patient_id=v.patient,
-            laterality=v.laterality,
-            view=v.view,
-            lesions=lesions,
-            alt_images=[str(p) for p in full_paths[1:]],
-            source_split=v.entries[0].split.lower(),
-            mask_pixels=int(np.count_nonzero(union)),
-        )
+                csv_rows[(e.family, e.split)].append(csv_row)
+        item = _view_item(v, abns, full_paths, shape)
         items["test" if v.patient in test_patients else "training"].append(item)
 
-    csv_dir.mkdir(parents=True, exist_ok=True)
-    for (family, split), name in CSV_NAMES.items():
-        buf = io.StringIO(newline="")
-        writer = csv.writer(buf, lineterminator="\r\n")
-        writer.writerow(MASS_COLUMNS if family == "Mass" else CALC_COLUMNS)
-        writer.writerows(csv_rows[(family, split)])
-        (csv_dir / name).write_bytes(buf.getvalue().encode("utf-8"))
-        written.append(csv_dir / name)
+    written += _write_csvs(csv_dir, csv_rows)
     gt = write_datalist(items, out / "ground_truth.json", overwrite=True)
     written.append(gt)
     _write_manifest(

@@ -177,6 +177,64 @@ def _line(ref: str, bg: str, f: _Finding, size: int) -> str:
     return f"{ref} {bg} {f.mias_class} {f.severity} {col} {size - row} {int(f.radius)}"
 
 
+def _render_image(im: _Image, seed: int, size: int, scale: float) -> np.ndarray:
+    """One image of the plan as ``size`` x ``size`` uint8 pixels (the film centred, black on both sides); sets
+    its drawn findings' ``center`` and ``radius`` to where they were drawn."""
+    rng = np.random.default_rng([seed, 12, im.number])
+    film_w = round(size * rng.uniform(0.56, 0.68) / 2) * 2
+    offset = (size - film_w) // 2
+    drawn = [f for f in im.findings if f.mias_class != "NORM" and f.coords != "note3"]
+    specs = [
+        LesionSpec("calcification", f.radius, "clustered")
+        if f.mias_class == "CALC"
+        else LesionSpec("mass", f.radius, _STYLE[f.mias_class])
+        for f in drawn
+    ]
+    density = _DENSITY[im.bg] + (1 if im.bg == "D" and rng.random() < 0.5 else 0)
+    rendered = render_mammogram(
+        (size, film_w),
+        im.laterality,
+        "MLO",
+        density,
+        rng,
+        lesions=specs,
+        edge_artefact=im.number % 3 == 2,
+        scattered_calcifications=int(60 * scale) + 20 if any(f.coords == "note3" for f in im.findings) else 0,
+    )
+    for f, (row, col), r in zip(drawn, rendered.centers, rendered.radii):
+        f.center = (int(row), int(col) + offset)
+        f.radius = float(math.ceil(r))
+    pixels = np.zeros((size, size), dtype=np.uint8)
+    pixels[:, offset : offset + film_w] = to_uint8(rendered.image)
+    return pixels
+
+
+def _image_lesions(ref: str, im: _Image, size: int) -> tuple[list[str], list[dict[str, Any]]]:
+    """One image's ``Info.txt`` lines and its datalist lesions (the centre as read back from ``Info.txt``)."""
+    lines: list[str] = []
+    lesions = []
+    for f in im.findings:
+        lines.append(_line(ref, im.bg, f, size))
+        if f.mias_class == "NORM":
+            continue
+        if f.coords == "xyr" and f.center is not None:
+            x, y = f.center[1], size - f.center[0]  # what Info.txt says ...
+            center, radius = [float(size - y), float(x)], float(int(f.radius))  # ... read back
+        else:
+            center, radius = None, None
+        lesions.append(
+            make_lesion(
+                MIAS_LESION_TYPES[f.mias_class],
+                str(f.severity),
+                center,
+                radius,
+                background_tissue=im.bg,
+                mias_class=f.mias_class,
+            )
+        )
+    return lines, lesions
+
+
 def synthesize_mias(
     out_dir: str | os.PathLike,
     n_patients: int = 4,
@@ -230,32 +288,7 @@ def synthesize_mias(
     items: list[dict[str, Any]] = []
     n_lesions = 0
     for im in images:
-        rng = np.random.default_rng([int(seed), 12, im.number])
-        film_w = round(size * rng.uniform(0.56, 0.68) / 2) * 2
-        offset = (size - film_w) // 2
-        drawn = [f for f in im.findings if f.mias_class != "NORM" and f.coords != "note3"]
-        specs = [
-            LesionSpec("calcification", f.radius, "clustered")
-            if f.mias_class == "CALC"
-            else LesionSpec("mass", f.radius, _STYLE[f.mias_class])
-            for f in drawn
-        ]
-        density = _DENSITY[im.bg] + (1 if im.bg == "D" and rng.random() < 0.5 else 0)
-        rendered = render_mammogram(
-            (size, film_w),
-            im.laterality,
-            "MLO",
-            density,
-            rng,
-            lesions=specs,
-            edge_artefact=im.number % 3 == 2,
-            scattered_calcifications=int(60 * scale) + 20 if any(f.coords == "note3" for f in im.findings) else 0,
-        )
-        for f, (row, col), r in zip(drawn, rendered.centers, rendered.radii):
-            f.center = (int(row), int(col) + offset)
-            f.radius = float(math.ceil(r))
-        pixels = np.zeros((size, size), dtype=np.uint8)
-        pixels[:, offset : offset + film_w] = to_uint8(rendered.image)
+        pixels = _render_image(im, int(seed), size, scale)
 
         ref = f"mdb{im.number:03d}"
         path = out / f"{ref}.{fmt}"
@@ -265,27 +298,9 @@ def synthesize_mias(
             Image.fromarray(pixels).save(path, format="PNG")
         written.append(path)
 
-        lesions = []
-        for f in im.findings:
-            lines.append(_line(ref, im.bg, f, size))
-            if f.mias_class == "NORM":
-                continue
-            if f.coords == "xyr" and f.center is not None:
-                x, y = f.center[1], size - f.center[0]  # what Info.txt says ...
-                center, radius = [float(size - y), float(x)], float(int(f.radius))  # ... read back
-            else:
-                center, radius = None, None
-            lesions.append(
-                make_lesion(
-                    MIAS_LESION_TYPES[f.mias_class],
-                    str(f.severity),
-                    center,
-                    radius,
-                    background_tissue=im.bg,
-                    mias_class=f.mias_class,
-                )
-            )
-            n_lesions += 1
+        image_lines, lesions = _image_lesions(ref, im, size)
+        lines += image_lines
+        n_lesions += len(lesions)
         pair = (im.number + 1) // 2
         items.append(
             make_item(
