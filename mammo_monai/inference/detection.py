@@ -87,12 +87,24 @@ class PatchHeatmapInferer(SlidingWindowInferer):
     ``"gaussian"``: windows count most near their centre, where the classifier was trained to look), so the
     heatmap at a pixel is the weighted mean of the probabilities of the windows covering it. With ``overlap``
     0.75 the windows are ``roi_size / 4`` apart. The network is called as it is (its checkpoint keys and
-    ``eval()`` mode untouched); the wrapping happens per call.
+    ``eval()`` mode untouched); the wrapping happens per call, and the network runs under
+    ``torch.inference_mode``.
+
+    **Windows outside the breast are skipped** when a breast mask on the input's grid is given
+    (``inferer(image, network, breast_mask=mask)``; the detection bundle passes the item's ``breast_mask`` with
+    MONAI's ``PrepareBatchExtraInput``): a window holding no breast pixel is not run through the network and
+    counts as ``background_class`` (probability 1, e.g. ``normal``). Such a window covers no breast pixel, so
+    the heatmap inside the breast, and so every candidate (found on the breast-masked score) and the overlay
+    (which shows that score), are those of the exhaustive sweep: only the numerical noise of running the
+    network on smaller batches differs. Without a mask, or with ``skip_background=False``, every window runs.
+    After each call ``windows_run`` and ``windows_total`` say how many windows the network saw.
 
     Args:
         roi_size: the patch size the classifier was trained on (``(rows, cols)``).
         activation: ``"softmax"`` (default) or ``"sigmoid"`` on the logits, or ``None`` when the network
             already returns probabilities.
+        skip_background: skip the windows outside a given breast mask (default ``True``).
+        background_class: the class a skipped window counts as (its index; ``None``: all probabilities 0).
         kwargs: the rest of ``SlidingWindowInferer``'s arguments (``sw_batch_size``, ``overlap``, ``mode``,
             ``sigma_scale``, ``padding_mode``, ``sw_device``, ``device``, ``progress``...).
 
@@ -101,31 +113,93 @@ class PatchHeatmapInferer(SlidingWindowInferer):
         >>> heat = PatchHeatmapInferer(roi_size=(16, 16), overlap=0.5)(torch.rand(1, 1, 40, 24), net)
         >>> tuple(heat.shape), bool(torch.allclose(heat.sum(1), torch.ones(1, 40, 24), atol=1e-5))
         ((1, 3, 40, 24), True)
+        >>> mask = torch.zeros(1, 1, 40, 24); mask[..., :12, :8] = 1                  # breast in one corner
+        >>> inferer = PatchHeatmapInferer(roi_size=(16, 16), overlap=0.5)
+        >>> inside = inferer(torch.rand(1, 1, 40, 24), net, breast_mask=mask)
+        >>> inferer.windows_run, inferer.windows_total
+        (2, 8)
     """
 
     def __init__(self, roi_size: Sequence[int] | int, activation: str | None = "softmax", mode: str = "gaussian",
-                 overlap: float = 0.75, **kwargs: Any) -> None:
+                 overlap: float = 0.75, skip_background: bool = True, background_class: int | None = 0,
+                 **kwargs: Any) -> None:
         super().__init__(roi_size=roi_size, overlap=overlap, mode=mode, **kwargs)
         if activation not in ("softmax", "sigmoid", None):
             raise ValueError(f"activation must be 'softmax', 'sigmoid' or None, got {activation!r}")
         self.activation = activation
+        self.skip_background = bool(skip_background)
+        self.background_class = None if background_class is None else int(background_class)
+        self.windows_run = self.windows_total = 0
 
-    def _probabilities(self, network: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    def _activate(self, logits: torch.Tensor) -> torch.Tensor:
+        if logits.ndim != 2:
+            raise ValueError(f"PatchHeatmapInferer: the network must return (batch, classes) logits, got "
+                             f"{tuple(logits.shape)}")
+        return (logits.softmax(1) if self.activation == "softmax" else
+                logits.sigmoid() if self.activation == "sigmoid" else logits).float()
+
+    def _probabilities(self, network: Callable[..., torch.Tensor], masked: bool) -> Callable[..., torch.Tensor]:
         def spread(window: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
-            logits = network(window, *args, **kwargs)
-            if logits.ndim != 2:
-                raise ValueError(f"PatchHeatmapInferer: the network must return (batch, classes) logits, got "
-                                 f"{tuple(logits.shape)}")
-            probs = (logits.softmax(1) if self.activation == "softmax" else
-                     logits.sigmoid() if self.activation == "sigmoid" else logits).float()
-            # MONAI weights the window output in place: a real (B, K, rows, cols) tensor, not an expanded view
-            return probs[(...,) + (None,) * (window.ndim - 2)].expand(-1, -1, *window.shape[2:]).contiguous()
+            self.windows_total += int(window.shape[0])
+            if masked:  # the last channel is the breast mask: run the windows that hold breast only
+                window, mask = window[:, :-1], window[:, -1]
+                keep = mask.reshape(mask.shape[0], -1).amax(1) > 0
+                if not bool(keep.all()):
+                    return self._spread(self._masked_probabilities(network, window, keep, *args, **kwargs), window)
+            self.windows_run += int(window.shape[0])
+            with torch.inference_mode():
+                probs = self._activate(network(window, *args, **kwargs))
+            return self._spread(probs.clone(), window)
 
         return spread
 
+    def _masked_probabilities(self, network: Callable[..., torch.Tensor], window: torch.Tensor, keep: torch.Tensor,
+                              *args: Any, **kwargs: Any) -> torch.Tensor:
+        """Class probabilities of a batch of windows: the network's for ``keep``, ``background_class`` else."""
+        index = keep.nonzero()[:, 0]
+        self.windows_run += int(index.numel())
+        probs_kept = None
+        if index.numel():
+            with torch.inference_mode():
+                probs_kept = self._activate(network(window[index], *args, **kwargs)).clone()
+        classes = probs_kept.shape[1] if probs_kept is not None else self._num_classes(network, window)
+        probs = torch.zeros(window.shape[0], classes, device=window.device, dtype=torch.float32)
+        if self.background_class is not None:
+            probs[:, self.background_class] = 1.0
+        if probs_kept is not None:
+            probs[index] = probs_kept.to(probs.device)
+        return probs
+
+    def _num_classes(self, network: Callable[..., torch.Tensor], window: torch.Tensor) -> int:
+        """The number of classes, from the network's output on one window (once per call: cached)."""
+        if self._classes is None:
+            with torch.inference_mode():
+                self._classes = int(network(window[:1]).shape[1])
+        return self._classes
+
+    @staticmethod
+    def _spread(probs: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
+        # MONAI weights the window output in place: a real (B, K, rows, cols) tensor, not an expanded view
+        return probs[(...,) + (None,) * (window.ndim - 2)].expand(-1, -1, *window.shape[2:]).contiguous()
+
     def __call__(self, inputs: torch.Tensor, network: Callable[..., torch.Tensor], *args: Any,
-                 **kwargs: Any) -> torch.Tensor:
-        return super().__call__(inputs, self._probabilities(network), *args, **kwargs)
+                 breast_mask: torch.Tensor | None = None, **kwargs: Any) -> torch.Tensor:
+        """The ``(B, K, rows, cols)`` heatmap of ``inputs``; ``breast_mask`` (``(B, 1, rows, cols)``, non-zero =
+        breast, on the input's grid; optional): skip the windows without breast (see the class docstring)."""
+        self.windows_run = self.windows_total = 0
+        self._classes: int | None = None
+        masked = breast_mask is not None and self.skip_background
+        if masked:
+            mask = torch.as_tensor(breast_mask)
+            mask = mask.as_tensor() if hasattr(mask, "as_tensor") else mask
+            if mask.ndim == inputs.ndim - 1:
+                mask = mask[:, None]
+            if mask.shape[0] != inputs.shape[0] or tuple(mask.shape[2:]) != tuple(inputs.shape[2:]):
+                raise ValueError(f"PatchHeatmapInferer: breast_mask {tuple(mask.shape)} is not on the input's grid "
+                                 f"{tuple(inputs.shape)}")
+            # the mask travels as one more channel, so MONAI cuts (and pads) it with each window
+            inputs = torch.cat([inputs, (mask[:, :1] > 0).to(device=inputs.device, dtype=inputs.dtype)], dim=1)
+        return super().__call__(inputs, self._probabilities(network, masked), *args, **kwargs)
 
 
 def abnormality_score(heatmap: np.ndarray, classes: Sequence[str]) -> np.ndarray:
