@@ -221,7 +221,63 @@ def test_skipping_background_windows_keeps_every_candidate_on_shared_mias(shared
             if not lesion.get("center"):
                 continue
             r, c = (to_grid @ np.array([*lesion["center"], 1.0]))[:2]
-            r0, c0 = int(round(r)) - 32, int(round(c)) - 32
+            r0, c0 = int(np.rint(r)) - 32, int(np.rint(c)) - 32
             window = mask[0, max(0, r0):max(0, r0 + 64), max(0, c0):max(0, c0 + 64)]
             assert window.any(), (item["image"], lesion["center"])
     assert skipped > 0
+
+
+def _small_densenet() -> torch.nn.Module:
+    from monai.networks.nets import DenseNet
+
+    torch.manual_seed(0)
+    return DenseNet(spatial_dims=2, in_channels=1, out_channels=3, init_features=8, growth_rate=4,
+                    block_config=(2, 2), bn_size=2).eval()
+
+
+def _small_resnet() -> torch.nn.Module:
+    from monai.networks.nets import ResNet
+
+    torch.manual_seed(0)
+    return ResNet(block="basic", layers=[1, 1, 1, 1], block_inplanes=[4, 8, 8, 8], spatial_dims=2,
+                  n_input_channels=1, num_classes=3).eval()
+
+
+@pytest.mark.parametrize("make", [_small_densenet, _small_resnet])
+def test_split_patch_classifier_is_the_network(make):
+    from mammo_monai.inference import split_patch_classifier
+
+    network = make()
+    body, head = split_patch_classifier(network)
+    x = torch.rand(3, 1, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(head(body(x).mean((2, 3))), network(x), atol=1e-6)
+    assert split_patch_classifier(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(3))) is None
+
+
+@pytest.mark.parametrize("make", [_small_densenet, _small_resnet])
+def test_fully_convolutional_mode_gives_a_heatmap_from_one_pass(make):
+    network = make()
+    image = torch.rand(1, 1, 150, 110, generator=torch.Generator().manual_seed(2))
+    mask = torch.zeros(1, 1, 150, 110)
+    mask[..., 20:60, :30] = 1
+    fcn = PatchHeatmapInferer(roi_size=(64, 64), overlap=0.75, fully_convolutional=True)
+    calls = []
+    handle = network.register_forward_hook(lambda *a: calls.append(1))
+    with torch.no_grad():
+        heat = fcn(image, network, breast_mask=mask)
+    handle.remove()
+    assert tuple(heat.shape) == (1, 3, 150, 110) and not calls  # the head alone: the network's forward never runs
+    assert torch.allclose(heat.sum(1), torch.ones(1, 150, 110), atol=1e-5)
+    assert 0 < fcn.windows_run < fcn.windows_total
+    windowed = PatchHeatmapInferer(roi_size=(64, 64), overlap=0.75)
+    with torch.no_grad():
+        reference = windowed(image, network, breast_mask=mask)
+    assert windowed.windows_run == fcn.windows_run and windowed.windows_total == fcn.windows_total
+    # a network it cannot split, or a film smaller than a window: window by window, as without the option
+    plain = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64 * 64, 3))
+    with torch.no_grad():
+        assert torch.equal(fcn(image, plain), windowed(image, plain))
+        small = torch.rand(1, 1, 40, 100)
+        assert torch.equal(fcn(small, network), windowed(small, network))
+    assert reference.shape == heat.shape
