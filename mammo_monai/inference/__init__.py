@@ -13,6 +13,7 @@ from .detection import (
     detection_overlay,
     grid_to_original,
     heatmap_candidates,
+    split_patch_classifier,
 )
 from .dicom_seg import SEGMENT_CODES, mask_to_dicom_seg
 from .dicom_sr import ImageFindings, findings_to_dicom_sr, read_dicom_sr_findings
@@ -52,5 +53,6 @@ __all__ = [
     "probability_rows",
     "read_dicom_sr_findings",
     "render_overlay",
+    "split_patch_classifier",
     "tile_grid",
 ]

@@ -71,6 +71,7 @@ __all__ = [
     "detection_overlay",
     "grid_to_original",
     "heatmap_candidates",
+    "split_patch_classifier",
 ]
 
 logger = logging.getLogger(__name__)
@@ -87,12 +88,33 @@ class PatchHeatmapInferer(SlidingWindowInferer):
     ``"gaussian"``: windows count most near their centre, where the classifier was trained to look), so the
     heatmap at a pixel is the weighted mean of the probabilities of the windows covering it. With ``overlap``
     0.75 the windows are ``roi_size / 4`` apart. The network is called as it is (its checkpoint keys and
-    ``eval()`` mode untouched); the wrapping happens per call.
+    ``eval()`` mode untouched); the wrapping happens per call, and the network runs under
+    ``torch.inference_mode``.
+
+    **Windows outside the breast are skipped** when a breast mask on the input's grid is given
+    (``inferer(image, network, breast_mask=mask)``; the detection bundle passes the item's ``breast_mask`` with
+    MONAI's ``PrepareBatchExtraInput``): a window holding no breast pixel is not run through the network and
+    counts as ``background_class`` (probability 1, e.g. ``normal``). Such a window covers no breast pixel, so
+    the heatmap inside the breast, and so every candidate (found on the breast-masked score) and the overlay
+    (which shows that score), are those of the exhaustive sweep: only the numerical noise of running the
+    network on smaller batches differs. Without a mask, or with ``skip_background=False``, every window runs.
+    After each call ``windows_run`` and ``windows_total`` say how many windows the network saw.
+
+    ``fully_convolutional=True`` (opt-in; it changes what is computed, so check FROC before relying on it): the
+    network's convolutional body runs once over the whole film and each window's logits are its classifier head
+    on the mean of the feature cells under the window (:func:`split_patch_classifier`: MONAI's ``DenseNet*`` and
+    ``ResNet``), instead of one forward per window. A window's features then see the film around it instead of
+    the zero padding at the patch's edge, so the probabilities differ from the patch classifier's; the cost is
+    about one forward of the film's area instead of ``windows x`` a patch's. Networks it cannot split, and films
+    smaller than a window, are swept window by window as usual.
 
     Args:
         roi_size: the patch size the classifier was trained on (``(rows, cols)``).
         activation: ``"softmax"`` (default) or ``"sigmoid"`` on the logits, or ``None`` when the network
             already returns probabilities.
+        skip_background: skip the windows outside a given breast mask (default ``True``).
+        background_class: the class a skipped window counts as (its index; ``None``: all probabilities 0).
+        fully_convolutional: one pass of the network's body over the film (see above; default ``False``).
         kwargs: the rest of ``SlidingWindowInferer``'s arguments (``sw_batch_size``, ``overlap``, ``mode``,
             ``sigma_scale``, ``padding_mode``, ``sw_device``, ``device``, ``progress``...).
 
@@ -101,31 +123,177 @@ class PatchHeatmapInferer(SlidingWindowInferer):
         >>> heat = PatchHeatmapInferer(roi_size=(16, 16), overlap=0.5)(torch.rand(1, 1, 40, 24), net)
         >>> tuple(heat.shape), bool(torch.allclose(heat.sum(1), torch.ones(1, 40, 24), atol=1e-5))
         ((1, 3, 40, 24), True)
+        >>> mask = torch.zeros(1, 1, 40, 24); mask[..., :12, :8] = 1                  # breast in one corner
+        >>> inferer = PatchHeatmapInferer(roi_size=(16, 16), overlap=0.5)
+        >>> inside = inferer(torch.rand(1, 1, 40, 24), net, breast_mask=mask)
+        >>> inferer.windows_run, inferer.windows_total
+        (2, 8)
     """
 
     def __init__(self, roi_size: Sequence[int] | int, activation: str | None = "softmax", mode: str = "gaussian",
-                 overlap: float = 0.75, **kwargs: Any) -> None:
+                 overlap: float = 0.75, skip_background: bool = True, background_class: int | None = 0,
+                 fully_convolutional: bool = False, **kwargs: Any) -> None:
         super().__init__(roi_size=roi_size, overlap=overlap, mode=mode, **kwargs)
         if activation not in ("softmax", "sigmoid", None):
             raise ValueError(f"activation must be 'softmax', 'sigmoid' or None, got {activation!r}")
         self.activation = activation
+        self.skip_background = bool(skip_background)
+        self.background_class = None if background_class is None else int(background_class)
+        self.windows_run = self.windows_total = 0
+        self.fully_convolutional = bool(fully_convolutional)
 
-    def _probabilities(self, network: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    def _activate(self, logits: torch.Tensor) -> torch.Tensor:
+        if logits.ndim != 2:
+            raise ValueError(f"PatchHeatmapInferer: the network must return (batch, classes) logits, got "
+                             f"{tuple(logits.shape)}")
+        return (logits.softmax(1) if self.activation == "softmax" else
+                logits.sigmoid() if self.activation == "sigmoid" else logits).float()
+
+    def _probabilities(self, network: Callable[..., torch.Tensor], masked: bool) -> Callable[..., torch.Tensor]:
         def spread(window: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
-            logits = network(window, *args, **kwargs)
-            if logits.ndim != 2:
-                raise ValueError(f"PatchHeatmapInferer: the network must return (batch, classes) logits, got "
-                                 f"{tuple(logits.shape)}")
-            probs = (logits.softmax(1) if self.activation == "softmax" else
-                     logits.sigmoid() if self.activation == "sigmoid" else logits).float()
-            # MONAI weights the window output in place: a real (B, K, rows, cols) tensor, not an expanded view
-            return probs[(...,) + (None,) * (window.ndim - 2)].expand(-1, -1, *window.shape[2:]).contiguous()
+            self.windows_total += int(window.shape[0])
+            if masked:  # the last channel is the breast mask: run the windows that hold breast only
+                window, mask = window[:, :-1], window[:, -1]
+                keep = mask.reshape(mask.shape[0], -1).amax(1) > 0
+                if not bool(keep.all()):
+                    return self._spread(self._masked_probabilities(network, window, keep, *args, **kwargs), window)
+            self.windows_run += int(window.shape[0])
+            with torch.inference_mode():
+                probs = self._activate(network(window, *args, **kwargs))
+            return self._spread(probs.clone(), window)
 
         return spread
 
+    def _masked_probabilities(self, network: Callable[..., torch.Tensor], window: torch.Tensor, keep: torch.Tensor,
+                              *args: Any, **kwargs: Any) -> torch.Tensor:
+        """Class probabilities of a batch of windows: the network's for ``keep``, ``background_class`` else."""
+        index = keep.nonzero()[:, 0]
+        self.windows_run += int(index.numel())
+        probs_kept = None
+        if index.numel():
+            with torch.inference_mode():
+                probs_kept = self._activate(network(window[index], *args, **kwargs)).clone()
+        classes = probs_kept.shape[1] if probs_kept is not None else self._num_classes(network, window)
+        probs = torch.zeros(window.shape[0], classes, device=window.device, dtype=torch.float32)
+        if self.background_class is not None:
+            probs[:, self.background_class] = 1.0
+        if probs_kept is not None:
+            probs[index] = probs_kept.to(probs.device)
+        return probs
+
+    def _num_classes(self, network: Callable[..., torch.Tensor], window: torch.Tensor) -> int:
+        """The number of classes, from the network's output on one window (once per call: cached)."""
+        if self._classes is None:
+            with torch.inference_mode():
+                self._classes = int(network(window[:1]).shape[1])
+        return self._classes
+
+    @staticmethod
+    def _spread(probs: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
+        # MONAI weights the window output in place: a real (B, K, rows, cols) tensor, not an expanded view
+        return probs[(...,) + (None,) * (window.ndim - 2)].expand(-1, -1, *window.shape[2:]).contiguous()
+
     def __call__(self, inputs: torch.Tensor, network: Callable[..., torch.Tensor], *args: Any,
-                 **kwargs: Any) -> torch.Tensor:
-        return super().__call__(inputs, self._probabilities(network), *args, **kwargs)
+                 breast_mask: torch.Tensor | None = None, **kwargs: Any) -> torch.Tensor:
+        """The ``(B, K, rows, cols)`` heatmap of ``inputs``; ``breast_mask`` (``(B, 1, rows, cols)``, non-zero =
+        breast, on the input's grid; optional): skip the windows without breast (see the class docstring)."""
+        self.windows_run = self.windows_total = 0
+        self._classes: int | None = None
+        masked = breast_mask is not None and self.skip_background
+        if masked:
+            mask = torch.as_tensor(breast_mask)
+            mask = mask.as_tensor() if hasattr(mask, "as_tensor") else mask
+            if mask.ndim == inputs.ndim - 1:
+                mask = mask[:, None]
+            if mask.shape[0] != inputs.shape[0] or tuple(mask.shape[2:]) != tuple(inputs.shape[2:]):
+                raise ValueError(f"PatchHeatmapInferer: breast_mask {tuple(mask.shape)} is not on the input's grid "
+                                 f"{tuple(inputs.shape)}")
+            # the mask travels as one more channel, so MONAI cuts (and pads) it with each window
+            inputs = torch.cat([inputs, (mask[:, :1] > 0).to(device=inputs.device, dtype=inputs.dtype)], dim=1)
+        parts = split_patch_classifier(network) if self.fully_convolutional else None
+        fits = all(int(n) >= int(r) for n, r in zip(inputs.shape[2:], self.roi_size))
+        if parts is None or not fits or args or kwargs:
+            if self.fully_convolutional:
+                logger.warning("PatchHeatmapInferer: fully_convolutional needs a DenseNet/ResNet patch classifier, a "
+                               "film at least one window large and no extra network arguments: sweeping window by "
+                               "window")
+            return super().__call__(inputs, self._probabilities(network, masked), *args, **kwargs)
+        body, head = parts
+        image = inputs[:, :-1] if masked else inputs
+        device = self.sw_device if self.sw_device is not None else image.device
+        with torch.inference_mode():
+            cells = body(torch.as_tensor(image).to(device))
+        predictor = self._cell_probabilities(cells, head, tuple(image.shape[2:]), masked)
+        with_coord, self.with_coord = self.with_coord, True
+        try:
+            return super().__call__(inputs, predictor)
+        finally:
+            self.with_coord = with_coord
+
+    def _cell_probabilities(self, cells: torch.Tensor, head: Callable[[torch.Tensor], torch.Tensor],
+                            size: tuple[int, ...], masked: bool) -> Callable[..., torch.Tensor]:
+        """The predictor of the fully convolutional mode: a window's logits are ``head`` of the mean of the feature
+        cells whose centres lie in it (at least one cell per axis)."""
+        steps = [n / c for n, c in zip(size, cells.shape[2:])]  # input pixels per feature cell (32 for DenseNet)
+
+        def cell_range(start: int, stop: int, step: float, count: int) -> slice:
+            first = min(max(0, round(start / step)), count - 1)
+            return slice(first, max(first + 1, min(count, round(stop / step))))
+
+        def spread(window: torch.Tensor, coords: Sequence[Sequence[slice]]) -> torch.Tensor:
+            self.windows_total += int(window.shape[0])
+            keep = (window[:, -1].reshape(window.shape[0], -1).amax(1) > 0) if masked else None
+            window = window[:, :-1] if masked else window
+            rows = [i for i in range(window.shape[0]) if keep is None or bool(keep[i])]
+            probs = torch.zeros(window.shape[0], 0)
+            if rows:
+                with torch.inference_mode():
+                    pooled = torch.stack([
+                        cells[(coords[i][0].start, slice(None),
+                               *(cell_range(sl.start, sl.stop, st, n)
+                                 for sl, st, n in zip(coords[i][2:], steps, cells.shape[2:])))].mean((-2, -1))
+                        for i in rows])
+                    probs_kept = self._activate(head(pooled)).clone()
+                probs = torch.zeros(window.shape[0], probs_kept.shape[1], dtype=torch.float32,
+                                    device=probs_kept.device)
+                if self.background_class is not None:
+                    probs[:, self.background_class] = 1.0
+                probs[torch.as_tensor(rows, device=probs.device)] = probs_kept
+            else:
+                with torch.inference_mode():
+                    classes = int(head(cells[:1].mean((-2, -1))).shape[1])
+                probs = torch.zeros(window.shape[0], classes, dtype=torch.float32, device=cells.device)
+                if self.background_class is not None:
+                    probs[:, self.background_class] = 1.0
+            self.windows_run += len(rows)
+            return self._spread(probs.to(window.device), window)
+
+        return spread
+
+
+def split_patch_classifier(network: Any) -> tuple[Callable[[torch.Tensor], torch.Tensor],
+                                                  Callable[[torch.Tensor], torch.Tensor]] | None:
+    """``(body, head)`` of a global-average-pooling patch classifier, ``network(x) == head(body(x).mean((2, 3)))``:
+    MONAI's ``DenseNet``/``DenseNet121``... (``features`` + ``class_layers``: relu, pool, flatten, out) and ``ResNet``
+    (``conv1`` ... ``layer4``, ``avgpool``, ``fc``); ``None`` for other networks. DataParallel/DDP wrappers are
+    looked through (``module``)."""
+    net = getattr(network, "module", network)
+    class_layers = getattr(net, "class_layers", None)
+    if isinstance(getattr(net, "features", None), torch.nn.Module) and isinstance(class_layers, torch.nn.Sequential):
+        layers = dict(class_layers.named_children())
+        if list(layers) == ["relu", "pool", "flatten", "out"]:
+            return (lambda x: layers["relu"](net.features(x))), layers["out"]
+        return None
+    names = ("conv1", "bn1", "act", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool", "fc")
+    if all(hasattr(net, n) for n in names) and isinstance(net.avgpool, torch.nn.AdaptiveAvgPool2d):
+        def body(x: torch.Tensor) -> torch.Tensor:
+            x = net.act(net.bn1(net.conv1(x)))
+            if not getattr(net, "no_max_pool", False):
+                x = net.maxpool(x)
+            return net.layer4(net.layer3(net.layer2(net.layer1(x))))
+
+        return body, (net.fc if net.fc is not None else torch.nn.Identity())
+    return None
 
 
 def abnormality_score(heatmap: np.ndarray, classes: Sequence[str]) -> np.ndarray:

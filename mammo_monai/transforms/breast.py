@@ -83,7 +83,7 @@ from monai.data import MetaTensor
 from monai.data.meta_obj import get_track_meta
 from monai.transforms import BorderPad, InvertibleTransform, MapTransform, Resize, SpatialCrop, Transform
 from monai.transforms.utils import scale_affine
-from monai.utils import TraceKeys, TransformBackends, convert_to_tensor
+from monai.utils import TraceKeys, TransformBackends, convert_to_dst_type, convert_to_tensor
 from scipy import ndimage
 
 from .resample import aligned_box, crop_area_resize, longest_side_size
@@ -412,6 +412,12 @@ class SuppressOutsideBreast(Transform):
             return out
         image = convert_to_tensor(img, track_meta=get_track_meta())
         fill = float(_plane(image).min()) if self.value is None else self.value  # numpy: torch has no uint16 min
+        if image.device.type == "cpu" and image.dtype == torch.float32:
+            # numpy, one core: torch's masked_fill splits over the intra-op threads, slow on a busy machine
+            plain = image.as_tensor() if isinstance(image, MetaTensor) else image
+            out = np.array(plain.numpy(), copy=True)
+            out[..., outside] = np.float32(fill)
+            return convert_to_dst_type(out, dst=image)[0]  # a MetaTensor keeps its meta and records
         # masked_fill keeps a MetaTensor's meta and records
         return image.masked_fill(torch.as_tensor(outside, device=image.device).expand_as(image), fill)
 

@@ -111,6 +111,15 @@ def _integer_block_means(cells: np.ndarray, f: int, acc: np.dtype) -> torch.Tens
 def _apply_taps(img: torch.Tensor, dim: int, index: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     shape = [1] * img.ndim
     shape[dim] = -1
+    if img.device.type == "cpu" and img.dtype == torch.float32:
+        # numpy on the CPU: the same float32 products and sums in the same order (bit-identical), on one core.
+        # torch splits these ~3 MB ops over its intra-op threads, and on a busy machine every split waits for
+        # the slowest thread: 2 threads beside a running job took 83 ms per call here against 6 ms in numpy.
+        cells, w = img.numpy(), weight.numpy()
+        out_np = np.take(cells, index[:, 0].numpy(), axis=dim) * w[:, 0].reshape(shape)
+        for t in range(1, index.shape[1]):
+            out_np += np.take(cells, index[:, t].numpy(), axis=dim) * w[:, t].reshape(shape)
+        return torch.from_numpy(out_np)
     out = img.index_select(dim, index[:, 0]) * weight[:, 0].reshape(shape)
     for t in range(1, index.shape[1]):
         out.add_(img.index_select(dim, index[:, t]) * weight[:, t].reshape(shape))

@@ -151,3 +151,133 @@ def test_pixel_spacing_keeps_original_affine_in_step(synthetic_items):
     assert abs(abs(m[0, 0]) - 4.0) < 0.05 and abs(abs(m[1, 1]) - 4.0) < 0.05
     with pytest.raises(ValueError, match="original_affine"):
         grid_to_original(torch.zeros(1, 4, 4))
+
+
+def test_skipping_background_windows_keeps_the_heatmap_inside_the_breast():
+    """Windows without breast are not run (fewer network calls) and the heatmap on the breast is unchanged."""
+    gen = torch.Generator().manual_seed(0)
+    image = torch.rand(1, 1, 120, 90, generator=gen)
+    mask = torch.zeros(1, 1, 120, 90)
+    mask[..., 10:70, :40] = 1  # the breast against the chest wall (left)
+    inferer = PatchHeatmapInferer(roi_size=(24, 24), overlap=0.75, sw_batch_size=7)
+    network = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 5), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
+                                  torch.nn.Flatten(), torch.nn.Linear(4, 3))
+    torch.nn.init.normal_(network[0].weight, generator=gen)
+    with torch.no_grad():
+        exhaustive = inferer(image, network)
+        assert inferer.windows_run == inferer.windows_total
+        fast = inferer(image, network, breast_mask=mask)
+    assert 0 < inferer.windows_run < inferer.windows_total
+    inside = mask[:, 0] > 0
+    assert torch.allclose(fast.permute(0, 2, 3, 1)[inside], exhaustive.permute(0, 2, 3, 1)[inside], atol=1e-6)
+    # far from the breast the heatmap is the background class (normal) only
+    assert torch.allclose(fast[0, :, 110, 80], torch.tensor([1.0, 0.0, 0.0]))
+    # skip_background=False: the mask is ignored, every window runs
+    full = PatchHeatmapInferer(roi_size=(24, 24), overlap=0.75, sw_batch_size=7, skip_background=False)
+    with torch.no_grad():
+        assert torch.equal(full(image, network, breast_mask=mask), exhaustive)
+    with pytest.raises(ValueError, match="not on the input's grid"):
+        inferer(image, network, breast_mask=mask[..., :60, :])
+
+
+def test_no_breast_at_all_gives_a_background_heatmap_without_running_the_network():
+    calls = []
+
+    def network(x):
+        calls.append(x.shape[0])
+        return torch.zeros(x.shape[0], 3)
+
+    inferer = PatchHeatmapInferer(roi_size=(16, 16), overlap=0.5)
+    heat = inferer(torch.rand(1, 1, 40, 24), network, breast_mask=torch.zeros(1, 1, 40, 24))
+    assert inferer.windows_run == 0 and calls == [1]  # one window, once, to learn the number of classes
+    assert torch.equal(heat[0, 0], torch.ones(40, 24)) and not heat[0, 1:].any()
+
+
+def test_skipping_background_windows_keeps_every_candidate_on_shared_mias(shared_mias, tmp_path):
+    """On every shared MIAS film with a positioned lesion (the detector's preprocessing at the MIAS CPU recipe's
+    0.4 mm, 64 px windows; a brightness 'classifier'): the same candidates with and without skipping the windows
+    outside the breast, and the window centred on each lesion is one that runs (it holds breast)."""
+    from mammo_monai.data.mias import index_mias
+
+    result = index_mias(shared_mias, tmp_path / "mias.json", progress=False)
+    items = [item for split in result.datalist.values() for item in split
+             if any(lesion.get("center") for lesion in item.get("lesions", []))]
+    assert len(items) > 50
+    preprocess = mt.patch_transforms(pixdim=0.4, default_spacing=0.2, train=False, lesion_mask=False)
+    inferer = PatchHeatmapInferer(roi_size=(64, 64), overlap=0.75, sw_batch_size=64)
+    network, skipped = BrightPatch(), 0
+    for item in items:
+        out = preprocess({"image": item["image"], "laterality": item["laterality"]})
+        image, mask = out["image"], out[mt.BREAST_MASK_KEY]
+        with torch.no_grad():
+            exhaustive = inferer(image[None], network)[0].numpy()
+            fast = inferer(image[None], network, breast_mask=mask[None])[0].numpy()
+        skipped += inferer.windows_total - inferer.windows_run
+        found = [heatmap_candidates(h, CLASSES, mask[0].numpy(), threshold=0.1) for h in (exhaustive, fast)]
+        assert [c["center"] for c in found[0]] == [c["center"] for c in found[1]], item["image"]
+        assert np.allclose([c["score"] for c in found[0]], [c["score"] for c in found[1]], atol=1e-5)
+        to_grid = np.linalg.inv(grid_to_original(image))
+        for lesion in item["lesions"]:
+            if not lesion.get("center"):
+                continue
+            r, c = (to_grid @ np.array([*lesion["center"], 1.0]))[:2]
+            r0, c0 = int(np.rint(r)) - 32, int(np.rint(c)) - 32
+            window = mask[0, max(0, r0):max(0, r0 + 64), max(0, c0):max(0, c0 + 64)]
+            assert window.any(), (item["image"], lesion["center"])
+    assert skipped > 0
+
+
+def _small_densenet() -> torch.nn.Module:
+    from monai.networks.nets import DenseNet
+
+    torch.manual_seed(0)
+    return DenseNet(spatial_dims=2, in_channels=1, out_channels=3, init_features=8, growth_rate=4,
+                    block_config=(2, 2), bn_size=2).eval()
+
+
+def _small_resnet() -> torch.nn.Module:
+    from monai.networks.nets import ResNet
+
+    torch.manual_seed(0)
+    return ResNet(block="basic", layers=[1, 1, 1, 1], block_inplanes=[4, 8, 8, 8], spatial_dims=2,
+                  n_input_channels=1, num_classes=3).eval()
+
+
+@pytest.mark.parametrize("make", [_small_densenet, _small_resnet])
+def test_split_patch_classifier_is_the_network(make):
+    from mammo_monai.inference import split_patch_classifier
+
+    network = make()
+    body, head = split_patch_classifier(network)
+    x = torch.rand(3, 1, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(head(body(x).mean((2, 3))), network(x), atol=1e-6)
+    assert split_patch_classifier(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(3))) is None
+
+
+@pytest.mark.parametrize("make", [_small_densenet, _small_resnet])
+def test_fully_convolutional_mode_gives_a_heatmap_from_one_pass(make):
+    network = make()
+    image = torch.rand(1, 1, 150, 110, generator=torch.Generator().manual_seed(2))
+    mask = torch.zeros(1, 1, 150, 110)
+    mask[..., 20:60, :30] = 1
+    fcn = PatchHeatmapInferer(roi_size=(64, 64), overlap=0.75, fully_convolutional=True)
+    calls = []
+    handle = network.register_forward_hook(lambda *a: calls.append(1))
+    with torch.no_grad():
+        heat = fcn(image, network, breast_mask=mask)
+    handle.remove()
+    assert tuple(heat.shape) == (1, 3, 150, 110) and not calls  # the head alone: the network's forward never runs
+    assert torch.allclose(heat.sum(1), torch.ones(1, 150, 110), atol=1e-5)
+    assert 0 < fcn.windows_run < fcn.windows_total
+    windowed = PatchHeatmapInferer(roi_size=(64, 64), overlap=0.75)
+    with torch.no_grad():
+        reference = windowed(image, network, breast_mask=mask)
+    assert windowed.windows_run == fcn.windows_run and windowed.windows_total == fcn.windows_total
+    # a network it cannot split, or a film smaller than a window: window by window, as without the option
+    plain = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64 * 64, 3))
+    with torch.no_grad():
+        assert torch.equal(fcn(image, plain), windowed(image, plain))
+        small = torch.rand(1, 1, 40, 100)
+        assert torch.equal(fcn(small, network), windowed(small, network))
+    assert reference.shape == heat.shape
