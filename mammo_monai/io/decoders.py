@@ -60,7 +60,7 @@ from .dicomsdl_decoder import (
     dicomsdl_available,
     dicomsdl_unavailable_reason,
 )
-from .errors import PixelDataDecodeError, UnsupportedTransferSyntaxError
+from .errors import MammoInputError, PixelDataDecodeError, UnsupportedTransferSyntaxError
 
 __all__ = [
     "DECODERS",
@@ -419,6 +419,18 @@ def decode_pixel_data(
             raise UnsupportedTransferSyntaxError(
                 path, f"decoder='dicomsdl' but dicomsdl is {dicomsdl_unavailable_reason()}; pip install dicomsdl")
     tried: dict[str, str] = {}
+    try:
+        return _decode(ds, path, ts, decoder, decoding_plugin, tried)
+    except (MammoInputError, KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as e:  # anything a binding raises outside the guarded calls (a panic included)
+        tried["decoding"] = f"{type(e).__name__}: {e}"
+        raise PixelDataDecodeError(path, ts, tried) from e
+
+
+def _decode(
+    ds: Dataset, path: Path, ts: uid.UID, decoder: str, decoding_plugin: str | None, tried: dict[str, str]
+) -> tuple[np.ndarray, str]:
     if DICOMSDL in decoder_order(ts, decoder):
         try:
             arr = decode_with_dicomsdl(
