@@ -433,6 +433,14 @@ def _decode(
 ) -> tuple[np.ndarray, str]:
     if DICOMSDL in decoder_order(ts, decoder):
         try:
+            frame = None
+            if ts.is_compressed and ts != uid.RLELossless:
+                try:
+                    frame = _first_frame(ds)
+                except (KeyboardInterrupt, SystemExit):
+                    raise
+                except BaseException:  # broken encapsulation: dicomsdl is not given it, pydicom reports it
+                    frame = None
             arr = decode_with_dicomsdl(
                 path,
                 ts,
@@ -441,6 +449,7 @@ def _decode(
                 bits_allocated=int(ds.get("BitsAllocated", 0) or 0),
                 pixel_representation=int(ds.get("PixelRepresentation", 0) or 0),
                 samples_per_pixel=int(ds.get("SamplesPerPixel", 1) or 1),
+                frame=frame,
             )
             return arr, DICOMSDL
         except PixelDataDecodeError as e:

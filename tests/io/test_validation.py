@@ -219,3 +219,24 @@ def test_a_missing_file_is_both_kinds_of_error(tmp_path):
         read_dicom_mammogram(tmp_path / "nothing.dcm")
     with pytest.raises(FileNotFoundError):
         read_dicom_header(tmp_path / "nothing.dcm")
+
+
+def test_dicomsdl_never_gets_a_stream_bigger_than_its_buffer(shared_dicom, monkeypatch):
+    """dicomsdl decodes into a buffer sized from the header; a JPEG 2000 stream of 16-bit samples under a header
+    saying BitsAllocated 8 would overrun it and abort the process (found by scripts/fuzz.py)."""
+    from mammo_monai.io import dicomsdl_decoder
+    from mammo_monai.io.decoders import _first_frame
+
+    ds = pydicom.dcmread(shared_dicom / "nema-wg04" / "MG1_J2KI.dcm")
+    frame = _first_frame(ds)
+    assert dicomsdl_decoder.stream_geometry(frame) == (4664, 3064, 1, 12)
+
+    class Untouchable:
+        def open(self, path):
+            raise AssertionError("dicomsdl was given the file")
+
+    monkeypatch.setattr(dicomsdl_decoder, "_load", lambda: Untouchable())
+    for rows, bits, frame_given in ((4664, 8, frame), (100, 16, frame), (4664, 16, None), (4664, 16, b"junk")):
+        with pytest.raises(PixelDataDecodeError, match="not given to dicomsdl|no readable codestream"):
+            dicomsdl_decoder.decode_with_dicomsdl("x.dcm", ds.file_meta.TransferSyntaxUID, rows=rows, columns=3064,
+                                                  bits_allocated=bits, pixel_representation=0, frame=frame_given)
