@@ -180,6 +180,8 @@ ELEMENT_EDITS: list[tuple[str, Any]] = [
     ("TransferSyntaxUID", "1.2.840.10008.1.2.4.50"), ("TransferSyntaxUID", "1.2.3.4"),
     ("TransferSyntaxUID", "1.2.840.10008.1.2.2"), ("Laterality", "X" * 300), ("PatientID", "\xff\xfe"),
     ("ModalityLUTSequence", "empty"), ("VOILUTSequence", "empty"), ("PixelData", "delete"), ("PixelData", "empty"),
+    ("ReferencedImageSequence", "item length"), ("ReferencedImageSequence", "item tag"),
+    ("VOILUTSequence", "item length"), ("ModalityLUTSequence", "item tag"),
 ]
 _INT_KEYWORDS = {"BitsStored", "BitsAllocated", "HighBit", "PixelRepresentation", "SamplesPerPixel", "Rows",
                  "Columns"}
@@ -211,6 +213,11 @@ def _edit_element(data: bytes, keyword: str, value: Any) -> bytes:
             if key in ds:
                 del ds[key]
             continue
+        if value in ("item length", "item tag"):  # one item, then its item header broken below
+            ds[tag] = DataElement(tag, "SQ", Sequence([pydicom.Dataset()]))
+            ds[tag].value[0].PatientID = "ITEM"
+            replacements.append((struct.pack("<HH", tag >> 16, tag & 0xFFFF) + b"SQ", value))
+            continue
         if value == "empty":
             ds[tag] = DataElement(tag, vr, Sequence() if vr == "SQ" else b"" if vr.startswith("O") else "")
             continue
@@ -236,6 +243,13 @@ def _edit_element(data: bytes, keyword: str, value: Any) -> bytes:
         at = buf.find(prefix, 132)
         if at < 0:
             raise ValueError(f"{prefix!r} not written")
+        if raw in ("item length", "item tag"):
+            item = buf.find(b"\xfe\xff\x00\xe0", at)
+            if raw == "item length":
+                buf[item + 4 : item + 8] = struct.pack("<I", 0xFFFFFFF0)
+            else:
+                buf[item : item + 4] = b"\x10\x00\x20\x00"
+            continue
         start = at + len(prefix) + 2  # a short explicit-VR element: 2 length bytes, then the value
         buf[start : start + len(raw)] = raw
     return bytes(buf)
@@ -465,12 +479,13 @@ def worker() -> None:
 class Worker:
     """The worker subprocess: one task at a time with a time limit; restarted after a crash or a hang."""
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, code: Path | None = None) -> None:
         self.timeout = timeout
+        self.code = code or Path(__file__).resolve().parents[1]
         self.proc: subprocess.Popen | None = None
 
     def _start(self) -> subprocess.Popen:
-        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "PYTHONFAULTHANDLER": ""}
+        env = {**os.environ, "PYTHONPATH": str(self.code), "PYTHONFAULTHANDLER": ""}
         return subprocess.Popen([sys.executable, __file__, "--worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL, env=env, text=True, bufsize=1)
 
@@ -539,6 +554,24 @@ def build_tasks(sources: dict[str, list[Path]], work: Path, n: int, seed: int) -
                 tasks.append({**base, "entry": "read", "path": str(mutant), "mutation": note})
                 if kind == "crop":
                     shutil.copy(source, folder / "good.dcm")
+                    oddity = rng.choice([None, None, None, "empty file", "folder named .dcm", "dangling link",
+                                         "link loop", "link outside", "not dicom", "nested"])
+                    if oddity == "empty file":
+                        (folder / "empty.dcm").write_bytes(b"")
+                    elif oddity == "folder named .dcm":
+                        (folder / "dir.dcm").mkdir()
+                    elif oddity == "dangling link":
+                        (folder / "gone.dcm").symlink_to(folder / "nowhere.dcm")
+                    elif oddity == "link loop":
+                        (folder / "loop").symlink_to(folder)
+                    elif oddity == "link outside":
+                        (folder / "outside.dcm").symlink_to(source)
+                    elif oddity == "not dicom":
+                        (folder / "notes.txt").write_text("not a mammogram")
+                    elif oddity == "nested":
+                        (folder / "a" / "b").mkdir(parents=True)
+                        shutil.copy(folder / "mutant.dcm", folder / "a" / "b" / "deep.dcm")
+                    note = note + (f" [tree: {oddity}]" if oddity else "")
                     tasks.append({**base, "entry": "index_dicom", "path": str(mutant), "mutation": note})
             elif kind == "mias":
                 shutil.copytree(source.parent, folder, dirs_exist_ok=True)
@@ -589,6 +622,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write every outcome to this file")
     parser.add_argument("--show", type=int, default=5, help="details printed per bad class")
     parser.add_argument("--work", type=Path, help="keep the mutants here (default: a temporary folder, removed)")
+    parser.add_argument("--code", type=Path, help="the mammo_monai checkout the entry points run from (default: this "
+                                                 "one; another to measure an older version on the same mutants)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -613,7 +648,7 @@ def main(argv: list[str] | None = None) -> int:
         sources = prepare_sources(work, full=not args.slice)
         _cbis_root(work, sources)
         tasks = build_tasks(sources, work, args.mutants, args.seed)
-        pool = Worker(args.timeout)
+        pool = Worker(args.timeout, args.code)
         results = []
         try:
             for i, task in enumerate(tasks):
