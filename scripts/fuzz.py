@@ -394,7 +394,10 @@ def _check_array(path: Path, arr: Any, meta: dict) -> str | None:
 
 
 def _classify_exception(e: BaseException, name: str) -> tuple[str, str]:
-    from mammo_monai.io.errors import MammoInputError
+    try:
+        from mammo_monai.io.errors import MammoInputError
+    except ImportError:  # an older checkout (--code): its root error
+        from mammo_monai.io.errors import MammogramReadError as MammoInputError
 
     detail = f"{type(e).__module__}.{type(e).__name__}: {str(e)[:300]}"
     if not isinstance(e, Exception):
