@@ -3,10 +3,12 @@
 `dicomsdl <https://github.com/tsangel/dicomsdl>`_ is a C++ DICOM library with Python bindings that decodes
 RLE, JPEG (baseline, extended 12-bit, lossless), JPEG-LS and JPEG 2000 itself (libjpeg-turbo/IJG, CharLS,
 OpenJPEG built in). Its RLE decoder is not safe on corrupt data (a segment that decodes past the frame corrupts
-the heap and aborts the process: measured with dicomsdl 0.109.4), so the reader uses it for RLE only when forced
-(:data:`mammo_monai.io.decoders.DICOMSDL_FIRST`). It is optional at run time: when it cannot be imported, for
-whatever reason, :func:`dicomsdl_available` is ``False`` and the reader uses pydicom's plugins
-(:mod:`mammo_monai.io.decoders`).
+the heap and aborts the process: measured with dicomsdl 0.109.4), nor is its OpenJPEG on some corrupt JPEG 2000
+codestreams (a segfault), so the reader uses it for RLE and JPEG 2000 only when forced
+(:data:`mammo_monai.io.decoders.DICOMSDL_FIRST`). A compressed stream whose own header declares other dimensions or
+more bits than the DICOM header is never given to it (it would overrun the buffer sized from the DICOM header).
+It is optional at run time: when it cannot be imported, for whatever reason, :func:`dicomsdl_available` is
+``False`` and the reader uses pydicom's plugins (:mod:`mammo_monai.io.decoders`).
 
 Every call into the binding is wrapped: any exception it raises, including a ``BaseException`` that is not an
 ``Exception`` (what a panic in a native extension can surface as), becomes a

@@ -240,3 +240,42 @@ def test_dicomsdl_never_gets_a_stream_bigger_than_its_buffer(shared_dicom, monke
         with pytest.raises(PixelDataDecodeError, match="not given to dicomsdl|no readable codestream"):
             dicomsdl_decoder.decode_with_dicomsdl("x.dcm", ds.file_meta.TransferSyntaxUID, rows=rows, columns=3064,
                                                   bits_allocated=bits, pixel_representation=0, frame=frame_given)
+
+
+FLIPS = ("1577.4,1954.7,3336.5,3675.3,4860.0,3643.4,2696.1,2798.6,1598.6,5129.1,2263.3,2511.2,2863.6,2517.6,4749.6,"
+         "2876.5,2578.4,2767.5,2238.0,5107.1,3176.7,2475.3,2957.1,2177.5,2280.5,4886.3,3226.3,2553.7,5092.0,3322.0,"
+         "2966.0,4646.5,4338.1,2659.0,4643.0,2761.7,4662.7,2423.0,3101.6,4917.6,1976.1,3302.1,4937.3,2165.6,5201.3,"
+         "1645.4,1876.2,2725.4,4547.2,5379.0,1885.6,2568.1,2427.6,4863.7,1655.0,4614.6,2646.3,5127.1,3909.1,3910.4,"
+         "1978.7,3342.5,2419.6,2917.0")
+
+
+def test_a_corrupt_jpeg2000_stream_is_an_error_not_a_segfault(shared_dicom, tmp_path):
+    """Found by scripts/fuzz.py (seed 0): 64 bit flips in the codestream of a JPEG 2000 crop of the shared DDSM film
+    made dicomsdl's OpenJPEG segfault; JPEG 2000 now goes to pylibjpeg-openjpeg, which raises. Read in a
+    subprocess, so that a regression fails this test instead of killing the test run."""
+    import importlib.util
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("fuzz", root / "scripts" / "fuzz.py")
+    fuzz = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fuzz)
+    crop = tmp_path / "crop.dcm"
+    fuzz._crop_copy(shared_dicom / "nema-wg04" / "MG1_J2KI.dcm", crop)
+    data = bytearray(crop.read_bytes())
+    if len(data) <= 5379 or pydicom.dcmread(crop).file_meta.TransferSyntaxUID != pydicom.uid.JPEG2000Lossless:
+        pytest.skip("no JPEG 2000 encoder here: the crop is not the one the campaign found")
+    for spot in FLIPS.split(","):
+        offset, bit = map(int, spot.split("."))
+        data[offset] ^= 1 << bit
+    mutant = tmp_path / "mutant.dcm"
+    mutant.write_bytes(bytes(data))
+    code = ("import sys\nfrom mammo_monai.io import MammoInputError, read_dicom_mammogram\ntry:\n"
+            "    read_dicom_mammogram(sys.argv[1])\n    print('read')\nexcept MammoInputError as e:\n"
+            "    print('error', e)\n")
+    done = subprocess.run([sys.executable, "-c", code, str(mutant)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(root)})
+    assert done.returncode == 0, f"the reader died ({done.returncode}): {done.stderr[-2000:]}"
+    assert done.stdout.startswith(("error", "read"))
