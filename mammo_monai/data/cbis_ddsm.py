@@ -264,8 +264,9 @@ def _decode_csv(path: Path, problems: ProblemLog) -> str | None:
     except OSError as e:
         problems.add(path, "bad_csv", f"cannot be read ({e.strerror or e})")
         return None
+    data = data.removeprefix(b"\xef\xbb\xbf")  # a BOM is not part of the first column's name, whatever follows
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
         problems.add(path, "bad_csv", f"line {line}: byte {data[e.start]:#04x} is not UTF-8 ({e.reason}); "

@@ -145,7 +145,7 @@ def parse_mias_info(text: str, source: str = "Info.txt") -> tuple[list[MiasRecor
     problems = ProblemLog()
     seen: dict[tuple[str, ...], int] = {}
     first_of: dict[str, MiasRecord] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
         if not _DATA_LINE.match(line):
             continue
         fields = line.split()

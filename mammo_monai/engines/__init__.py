@@ -1,5 +1,6 @@
 """Helpers the bundles' training/inference configs call in short ``$`` expressions."""
 
+from .checkpoints import CheckpointMismatchError, CheckpointRecord, find_resume_checkpoint, network_hash
 from .collate import mammogram_collate
 from .default_data import ensure_default_datalist
 from .demo import prediction_datalist, run_demo
@@ -19,6 +20,8 @@ from .weights import load_pretrained_weights
 __all__ = [
     "IMBALANCE_CHOICES",
     "PATCH_TASKS",
+    "CheckpointMismatchError",
+    "CheckpointRecord",
     "FocalClassificationLoss",
     "HardNegativeMiner",
     "PatchTask",
@@ -27,10 +30,12 @@ __all__ = [
     "class_weights",
     "classification_loss",
     "ensure_default_datalist",
+    "find_resume_checkpoint",
     "fixed_patches",
     "load_pretrained_weights",
     "mammogram_collate",
     "mine_hard_negatives",
+    "network_hash",
     "patch_task",
     "prediction_datalist",
     "run_demo",

@@ -6,11 +6,26 @@
 """
 
 from .decoders import DECODER_PREFERENCE, decode_pixel_data, decoder_order, select_decoder
-from .dicom import is_dicom_file, read_dicom_dataset, read_dicom_header, read_dicom_mammogram, value_range
+from .dicom import (
+    DEFAULT_MAX_IMAGE_BYTES,
+    MAX_IMAGE_BYTES_ENV,
+    is_dicom_file,
+    max_image_bytes,
+    read_dicom_dataset,
+    read_dicom_header,
+    read_dicom_mammogram,
+    validate_image_header,
+    value_range,
+)
 from .dicomsdl_decoder import dicomsdl_available
 from .errors import (
     CorruptPixelDataError,
+    ImageTooLargeError,
+    InputNotFoundError,
+    InvalidHeaderError,
+    InvalidRecordError,
     MammogramReadError,
+    MammoInputError,
     NoPixelDataError,
     NotDicomError,
     PixelDataDecodeError,
@@ -23,7 +38,14 @@ from .reader import MammogramReader, read_mammogram
 
 __all__ = [
     "DECODER_PREFERENCE",
+    "DEFAULT_MAX_IMAGE_BYTES",
+    "MAX_IMAGE_BYTES_ENV",
     "CorruptPixelDataError",
+    "ImageTooLargeError",
+    "InputNotFoundError",
+    "InvalidHeaderError",
+    "InvalidRecordError",
+    "MammoInputError",
     "MammogramReadError",
     "MammogramReader",
     "MetaKeys",
@@ -37,6 +59,7 @@ __all__ = [
     "dicomsdl_available",
     "is_dicom_file",
     "laterality_from_header",
+    "max_image_bytes",
     "pixel_spacing_from_header",
     "read_dicom_dataset",
     "read_dicom_header",
@@ -45,6 +68,7 @@ __all__ = [
     "read_nifti_mammogram",
     "read_raster_mammogram",
     "select_decoder",
+    "validate_image_header",
     "value_range",
     "view_from_header",
 ]

@@ -4,7 +4,7 @@
 (``decoder=None``) it tries, in order:
 
 1. **dicomsdl** (:mod:`mammo_monai.io.dicomsdl_decoder`) for the compressed syntaxes it decodes safely
-   (:data:`DICOMSDL_FIRST`: JPEG, JPEG-LS, JPEG 2000; not RLE, see there), when it imports (it is optional at
+   (:data:`DICOMSDL_FIRST`: JPEG, JPEG-LS; not RLE nor JPEG 2000, see there), when it imports (it is optional at
    run time);
 2. **pydicom** with the fastest installed plugin for the syntax (below), then any installed plugin.
 
@@ -27,7 +27,7 @@ RLE Lossless            pylibjpeg (pylibjpeg-rle), pydicom (numpy); not dicomsdl
 JPEG baseline/extended  dicomsdl, pylibjpeg (libjpeg), gdcm, pillow
 JPEG lossless (P14)     dicomsdl, pylibjpeg (libjpeg), gdcm
 JPEG-LS                 dicomsdl, pyjpegls (CharLS), pylibjpeg (libjpeg), gdcm
-JPEG 2000               dicomsdl, pylibjpeg (openjpeg), gdcm, pillow
+JPEG 2000               pylibjpeg (openjpeg), gdcm, pillow; not dicomsdl (see DICOMSDL_FIRST)
 HTJ2K                   pylibjpeg (openjpeg), gdcm, pillow
 =====================  ====================================================================
 
@@ -60,7 +60,7 @@ from .dicomsdl_decoder import (
     dicomsdl_available,
     dicomsdl_unavailable_reason,
 )
-from .errors import PixelDataDecodeError, UnsupportedTransferSyntaxError
+from .errors import MammoInputError, PixelDataDecodeError, UnsupportedTransferSyntaxError
 
 __all__ = [
     "DECODERS",
@@ -98,11 +98,15 @@ DECODER_PREFERENCE.update(dict.fromkeys(_JPEG_LS, ("pyjpegls", "pylibjpeg", "gdc
 DECODER_PREFERENCE.update(dict.fromkeys(_J2K + _HTJ2K, ("pylibjpeg", "gdcm", "pillow")))
 
 #: Compressed syntaxes dicomsdl decodes first by default. Not native pixel data (pydicom has its bytes in memory:
-#: nothing to decode), and not RLE: dicomsdl 0.109's RLE decoder writes past its buffer on a segment that decodes to
+#: nothing to decode), not RLE: dicomsdl 0.109's RLE decoder writes past its buffer on a segment that decodes to
 #: more bytes than the frame holds (a corrupt file) and the process aborts ("double free or corruption"), which
 #: nothing can catch; pylibjpeg-rle raises instead (a Rust panic, caught) and is as fast on the CBIS-DDSM films.
+#: And not JPEG 2000: dicomsdl's OpenJPEG segfaults on some corrupt codestreams (bit flips in a JPEG 2000 crop of the
+#: shared DDSM film, found by ``scripts/fuzz.py``), where pylibjpeg-openjpeg raises; both take 2.6-2.9 s on the
+#: 4664 x 3064 film.
 DICOMSDL_FIRST: frozenset[str] = frozenset(
-    ts for ts in DICOMSDL_SYNTAXES if uid.UID(ts).is_compressed and ts != uid.RLELossless
+    ts for ts in DICOMSDL_SYNTAXES
+    if uid.UID(ts).is_compressed and ts not in (uid.RLELossless, uid.JPEG2000Lossless, uid.JPEG2000)
 )
 
 #: Largest difference per pixel between dicomsdl and pydicom's plugins on lossy syntaxes, measured on pydicom's
@@ -419,8 +423,28 @@ def decode_pixel_data(
             raise UnsupportedTransferSyntaxError(
                 path, f"decoder='dicomsdl' but dicomsdl is {dicomsdl_unavailable_reason()}; pip install dicomsdl")
     tried: dict[str, str] = {}
+    try:
+        return _decode(ds, path, ts, decoder, decoding_plugin, tried)
+    except (MammoInputError, KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as e:  # anything a binding raises outside the guarded calls (a panic included)
+        tried["decoding"] = f"{type(e).__name__}: {e}"
+        raise PixelDataDecodeError(path, ts, tried) from e
+
+
+def _decode(
+    ds: Dataset, path: Path, ts: uid.UID, decoder: str, decoding_plugin: str | None, tried: dict[str, str]
+) -> tuple[np.ndarray, str]:
     if DICOMSDL in decoder_order(ts, decoder):
         try:
+            frame = None
+            if ts.is_compressed and ts != uid.RLELossless:
+                try:
+                    frame = _first_frame(ds)
+                except (KeyboardInterrupt, SystemExit):
+                    raise
+                except BaseException:  # broken encapsulation: dicomsdl is not given it, pydicom reports it
+                    frame = None
             arr = decode_with_dicomsdl(
                 path,
                 ts,
@@ -429,6 +453,7 @@ def decode_pixel_data(
                 bits_allocated=int(ds.get("BitsAllocated", 0) or 0),
                 pixel_representation=int(ds.get("PixelRepresentation", 0) or 0),
                 samples_per_pixel=int(ds.get("SamplesPerPixel", 1) or 1),
+                frame=frame,
             )
             return arr, DICOMSDL
         except PixelDataDecodeError as e:

@@ -3,10 +3,12 @@
 `dicomsdl <https://github.com/tsangel/dicomsdl>`_ is a C++ DICOM library with Python bindings that decodes
 RLE, JPEG (baseline, extended 12-bit, lossless), JPEG-LS and JPEG 2000 itself (libjpeg-turbo/IJG, CharLS,
 OpenJPEG built in). Its RLE decoder is not safe on corrupt data (a segment that decodes past the frame corrupts
-the heap and aborts the process: measured with dicomsdl 0.109.4), so the reader uses it for RLE only when forced
-(:data:`mammo_monai.io.decoders.DICOMSDL_FIRST`). It is optional at run time: when it cannot be imported, for
-whatever reason, :func:`dicomsdl_available` is ``False`` and the reader uses pydicom's plugins
-(:mod:`mammo_monai.io.decoders`).
+the heap and aborts the process: measured with dicomsdl 0.109.4), nor is its OpenJPEG on some corrupt JPEG 2000
+codestreams (a segfault), so the reader uses it for RLE and JPEG 2000 only when forced
+(:data:`mammo_monai.io.decoders.DICOMSDL_FIRST`). A compressed stream whose own header declares other dimensions or
+more bits than the DICOM header is never given to it (it would overrun the buffer sized from the DICOM header).
+It is optional at run time: when it cannot be imported, for whatever reason, :func:`dicomsdl_available` is
+``False`` and the reader uses pydicom's plugins (:mod:`mammo_monai.io.decoders`).
 
 Every call into the binding is wrapped: any exception it raises, including a ``BaseException`` that is not an
 ``Exception`` (what a panic in a native extension can surface as), becomes a
@@ -108,6 +110,56 @@ def expected_dtype(bits_allocated: int, pixel_representation: int) -> np.dtype:
     return np.dtype(f"<{'i' if pixel_representation else 'u'}{bits_allocated // 8}")
 
 
+_JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF, 0xF7}  # 0xF7: JPEG-LS
+
+
+def stream_geometry(frame: bytes) -> tuple[int, int, int, int] | None:
+    r"""``(rows, columns, components, precision)`` from the header of a JPEG, JPEG-LS or JPEG 2000 codestream (its
+    SOF or SIZ marker segment); ``None`` when the stream has no such header where it should be.
+
+    Example:
+        >>> siz = b"\xff\x4f\xff\x51\x00\x29\x00\x00" + (48).to_bytes(4, "big") + (64).to_bytes(4, "big")
+        >>> siz += bytes(24) + (1).to_bytes(2, "big") + bytes([11, 1, 1])
+        >>> stream_geometry(siz)
+        (64, 48, 1, 12)
+    """
+    at = frame.find(b"\xff\x4f\xff\x51", 0, 4096)  # JPEG 2000: SOC + SIZ (also inside a JP2 wrapper)
+    if at >= 0:
+        siz = frame[at + 4 : at + 4 + 38]
+        if len(siz) < 38:
+            return None
+        xsiz, ysiz, xo, yo = (int.from_bytes(siz[i : i + 4], "big") for i in (4, 8, 12, 16))
+        components = int.from_bytes(siz[36:38], "big")
+        if components < 1 or len(frame) < at + 4 + 38 + 3:
+            return None
+        precision = (frame[at + 42] & 0x7F) + 1
+        return ysiz - yo, xsiz - xo, components, precision
+    if frame[:2] != b"\xff\xd8":
+        return None
+    i = 2
+    while i + 4 <= len(frame):
+        if frame[i] != 0xFF:
+            return None
+        marker = frame[i + 1]
+        if marker == 0xFF:
+            i += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:
+            i += 2
+            continue
+        length = int.from_bytes(frame[i + 2 : i + 4], "big")
+        if marker in _JPEG_SOF:
+            if i + 10 > len(frame):
+                return None
+            precision = frame[i + 4]
+            lines, samples = int.from_bytes(frame[i + 5 : i + 7], "big"), int.from_bytes(frame[i + 7 : i + 9], "big")
+            return lines, samples, frame[i + 9], precision
+        if marker == 0xDA or length < 2:
+            return None
+        i += 2 + length
+    return None
+
+
 def decode_with_dicomsdl(
     path: str | os.PathLike,
     transfer_syntax: str,
@@ -116,6 +168,7 @@ def decode_with_dicomsdl(
     bits_allocated: int,
     pixel_representation: int,
     samples_per_pixel: int = 1,
+    frame: bytes | None = None,
 ) -> np.ndarray:
     """Decode the first frame of a single-sample DICOM file with dicomsdl, checked against the header.
 
@@ -124,6 +177,10 @@ def decode_with_dicomsdl(
         transfer_syntax: the file's transfer syntax UID (for the error message).
         rows, columns, bits_allocated, pixel_representation, samples_per_pixel: the header as pydicom read it;
             what dicomsdl reports and returns must agree with it.
+        frame: the first frame's compressed stream, for a compressed syntax other than RLE. dicomsdl decodes into a
+            buffer sized from the header: a stream whose own header (:func:`stream_geometry`) declares other
+            dimensions or more bits than BitsAllocated would overrun it and abort the process, so such a stream
+            (or one without a readable header, or none given) is refused before dicomsdl sees it.
 
     Returns:
         a ``(rows, columns)`` array of :func:`expected_dtype`.
@@ -146,6 +203,16 @@ def decode_with_dicomsdl(
         dtype = expected_dtype(int(bits_allocated), int(pixel_representation))
     except ValueError as e:
         raise fail(str(e)) from None
+    ts = uid.UID(str(transfer_syntax))
+    if ts.is_compressed and ts != uid.RLELossless:
+        geometry = stream_geometry(frame) if frame is not None else None
+        if geometry is None:
+            raise fail("no readable codestream header (SOF/SIZ) in the first frame: not given to dicomsdl")
+        lines, samples, components, precision = geometry
+        if (lines, samples, components) != (rows, columns, samples_per_pixel) or precision > bits_allocated:
+            raise fail(f"the codestream declares {lines} x {samples} x {components} samples of {precision} bits, the "
+                       f"header {rows} x {columns} x {samples_per_pixel} of {bits_allocated} bits allocated: not "
+                       "given to dicomsdl")
     try:
         dataset = module.open(str(path))
         info = dict(dataset.getPixelDataInfo())

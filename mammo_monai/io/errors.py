@@ -1,4 +1,25 @@
-"""Errors raised when a mammogram cannot be read: each names the file and the cause."""
+"""The project's one error hierarchy for bad input: every failure a user can cause names the file (and the element
+or line) and what is wrong.
+
+::
+
+    MammoInputError (ValueError)                  any input the toolkit cannot use
+    ├── InputNotFoundError (+ FileNotFoundError)  a named input file or folder does not exist
+    ├── InvalidRecordError                        a line of Info.txt, a row of a CSV, an entry of a datalist
+    ├── OutputInsideInputError                    (io.writers) an output that would write into an input folder
+    └── MammogramReadError                        an image file cannot be read (alias kept for older code)
+        ├── NotDicomError
+        ├── NoPixelDataError
+        ├── UnsupportedTransferSyntaxError
+        ├── InvalidHeaderError                    a header value that is impossible or contradicts the pixel data
+        │   └── ImageTooLargeError                the header declares an image over the memory limit
+        └── CorruptPixelDataError
+            └── PixelDataDecodeError              every decoder failed: names the transfer syntax and each decoder
+
+``str(err)`` is ``"<path>: <reason>"``, or ``"<path>: <element>: <reason>"`` / ``"<path>:line <n>: <reason>"`` when
+the element or line is known. Catch :class:`MammoInputError` to catch them all; it is a ``ValueError``, so code that
+caught ``ValueError`` keeps working.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +27,11 @@ import os
 
 __all__ = [
     "CorruptPixelDataError",
+    "ImageTooLargeError",
+    "InputNotFoundError",
+    "InvalidHeaderError",
+    "InvalidRecordError",
+    "MammoInputError",
     "MammogramReadError",
     "NoPixelDataError",
     "NotDicomError",
@@ -14,7 +40,49 @@ __all__ = [
 ]
 
 
-class MammogramReadError(ValueError):
+class MammoInputError(ValueError):
+    """Some input cannot be used. ``str(err)`` names the file, the element or line when known, and the cause.
+
+    Args:
+        path: the file (or folder) at fault; when ``reason`` is omitted it is taken as the whole message.
+        reason: what went wrong, in words a user can act on.
+        element: the DICOM element (``"(0028,1053) RescaleSlope"``), column or key at fault, if any.
+        line: the 1-based line or row number at fault, if any.
+
+    Attributes:
+        path, reason, element, line: as given (``path`` a string).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        reason: str | None = None,
+        *,
+        element: str | None = None,
+        line: int | None = None,
+    ) -> None:
+        self.path = str(path)
+        self.element = element
+        self.line = line
+        if reason is None:  # a plain message
+            self.reason = self.path
+            super().__init__(self.path)
+            return
+        self.reason = reason
+        where = self.path + (f":line {line}" if line is not None else "")
+        what = f"{element}: {reason}" if element else reason
+        super().__init__(f"{where}: {what}")
+
+
+class InputNotFoundError(MammoInputError, FileNotFoundError):
+    """A named input does not exist (also a ``FileNotFoundError``, so ``except OSError`` still catches it)."""
+
+
+class InvalidRecordError(MammoInputError):
+    """A line of a text index (MIAS ``Info.txt``), a row of a CSV or an entry of a datalist is unusable."""
+
+
+class MammogramReadError(MammoInputError):
     """A mammogram file could not be read. ``str(err)`` is ``"<path>: <reason>"``.
 
     Attributes:
@@ -22,10 +90,8 @@ class MammogramReadError(ValueError):
         reason: what went wrong, in words a user can act on.
     """
 
-    def __init__(self, path: str | os.PathLike, reason: str) -> None:
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
+    def __init__(self, path: str | os.PathLike, reason: str, *, element: str | None = None) -> None:
+        super().__init__(path, reason, element=element)
 
 
 class NotDicomError(MammogramReadError):
@@ -38,6 +104,24 @@ class NoPixelDataError(MammogramReadError):
 
 class UnsupportedTransferSyntaxError(MammogramReadError):
     """No installed decoder handles the file's transfer syntax; the message says which package would."""
+
+
+class InvalidHeaderError(MammogramReadError):
+    """A header value is impossible (a NaN or zero RescaleSlope, BitsStored above BitsAllocated, ...) or contradicts
+    the pixel data (Rows x Columns x samples disagreeing with the Pixel Data length); ``element`` names it."""
+
+
+class ImageTooLargeError(InvalidHeaderError):
+    """The header declares an image larger than the memory limit; refused before anything is allocated.
+
+    Attributes:
+        nbytes: what the decoded image would take.
+        limit: the limit in force (see :func:`mammo_monai.io.dicom.max_image_bytes`).
+    """
+
+    def __init__(self, path: str | os.PathLike, reason: str, nbytes: int, limit: int) -> None:
+        self.nbytes, self.limit = int(nbytes), int(limit)
+        super().__init__(path, reason, element="(0028,0010/0011) Rows x Columns")
 
 
 class CorruptPixelDataError(MammogramReadError):

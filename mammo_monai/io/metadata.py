@@ -16,6 +16,8 @@ Example:
 
 from __future__ import annotations
 
+import logging
+import math
 import re
 from typing import Any
 
@@ -28,6 +30,8 @@ __all__ = [
     "pixel_spacing_from_header",
     "view_from_header",
 ]
+
+logger = logging.getLogger(__name__)
 
 
 class MetaKeys:
@@ -143,15 +147,35 @@ def pixel_spacing_from_header(ds: Dataset) -> tuple[list[float] | None, str | No
 
     SpatialResolution is a single value; DDSM digitisers store their sampling pitch there, so it is used
     for both axes. Returns ``(None, None)`` when the header has none of them (CBIS-DDSM).
+    A value that is present but unusable (not two numbers, zero, negative, NaN or infinite) is skipped with a
+    logged warning naming the file and the element: the image is still read, with the next source or no spacing.
     """
-    for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
-        value = ds.get(keyword)
-        if value is not None and len(value) == 2 and all(float(v) > 0 for v in value):
-            return [float(value[0]), float(value[1])], keyword
-    value = ds.get("SpatialResolution")
-    if value is not None and str(value).strip() and float(value) > 0:
-        return [float(value), float(value)], "SpatialResolution"
+    for keyword in ("PixelSpacing", "ImagerPixelSpacing", "SpatialResolution"):
+        try:
+            value = ds.get(keyword)
+        except Exception as e:  # a malformed value pydicom cannot even convert
+            _bad_spacing(ds, keyword, f"unreadable ({type(e).__name__}: {e})")
+            continue
+        if value is None or (isinstance(value, (str, bytes)) and not value.strip()):
+            continue
+        values = list(value) if hasattr(value, "__len__") and not isinstance(value, (str, bytes)) else [value]
+        if keyword == "SpatialResolution":
+            values = values[:1] * 2 if len(values) == 1 else values
+        try:
+            numbers = [float(v) for v in values]
+        except (TypeError, ValueError, OverflowError):
+            _bad_spacing(ds, keyword, f"{value!r} is not numbers")
+            continue
+        if len(numbers) != 2 or not all(math.isfinite(v) and v > 0 for v in numbers):
+            _bad_spacing(ds, keyword, f"{value!r} is not two positive finite numbers")
+            continue
+        return numbers, keyword
     return None, None
+
+
+def _bad_spacing(ds: Dataset, keyword: str, what: str) -> None:
+    logger.warning("%s: %s %s; ignored (the image is read without it)", getattr(ds, "filename", None) or "<dataset>",
+                   keyword, what)
 
 
 def _patient_orientation(ds: Dataset) -> list[str] | None:

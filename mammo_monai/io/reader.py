@@ -72,6 +72,8 @@ class MammogramReader(ImageReader):
             reaches the next transform as it was decoded. torch's uint16 supports few operations: use it only
             before a transform that converts what it keeps, as the full-mammogram pipeline does
             (:class:`~mammo_monai.transforms.breast.BreastCropResized` sums integer blocks of the breast box).
+        max_image_bytes: the DICOM memory guard (decoded bytes; default ``$MAMMO_MONAI_MAX_IMAGE_BYTES``, else 1 GiB;
+            0 = no limit): a header declaring a larger image is refused before anything is allocated.
 
     The meta dict holds MONAI's ``spatial_shape``, ``original_channel_dim`` (no channel), an ``affine``
     with the pixel spacing in mm on its diagonal (identity when the file has no spacing), plus every
@@ -86,6 +88,7 @@ class MammogramReader(ImageReader):
         reverse_indexing: bool = False,
         native_uint16: bool = False,
         decoder: str | None = None,
+        max_image_bytes: int | None = None,
     ) -> None:
         super().__init__()
         self.dicom_kwargs = {
@@ -93,6 +96,7 @@ class MammogramReader(ImageReader):
             "invert_monochrome1": invert_monochrome1,
             "decoding_plugin": decoding_plugin,
             "decoder": decoder,
+            "max_image_bytes": max_image_bytes,
         }
         self.reverse_indexing = reverse_indexing
         self.native_uint16 = bool(native_uint16)

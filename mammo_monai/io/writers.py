@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import MammoInputError
+
 __all__ = [
     "OutputInsideInputError",
     "atomic_write_text",
@@ -59,7 +61,7 @@ def jsonable(obj: Any) -> Any:
     return obj
 
 
-class OutputInsideInputError(ValueError):
+class OutputInsideInputError(MammoInputError):
     """An output path equals, or sits inside, one of the command's input folders (or is one of its input files)."""
 
 

@@ -128,3 +128,23 @@ def test_ensure_outside_inputs(tmp_path):
     with pytest.raises(OutputInsideInputError, match="input file"):
         ensure_outside_inputs(data / "list.json", data / "list.json")
     assert isinstance(OutputInsideInputError("x"), ValueError)
+
+
+@needs
+def test_a_bom_with_a_latin1_byte_keeps_the_csv_header(tmp_path):
+    """Found by scripts/fuzz.py: a BOM plus one non-UTF-8 byte made the Latin-1 fallback read the BOM into the first
+    column's name, and the whole table was lost."""
+    csv_dir = tmp_path / "csv"
+    csv_dir.mkdir()
+    name = "mass_case_description_test_set.csv"
+    data = (SHARED / "cbis-ddsm" / name).read_bytes()
+    (csv_dir / name).write_bytes(b"\xef\xbb\xbf" + data + b"P_1,caf\xe9\r\n")
+    rows, problems = read_case_descriptions(csv_dir, "mass")
+    assert len(rows) == 378 and any("not UTF-8" in p.detail for p in problems)
+
+
+def test_mias_info_with_a_bom():
+    from mammo_monai.data.mias import parse_mias_info
+
+    records, problems = parse_mias_info("\ufeffmdb001 G CIRC B 535 425 197\n")
+    assert [r.reference for r in records] == ["mdb001"] and not list(problems)
