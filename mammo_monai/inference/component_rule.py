@@ -17,7 +17,7 @@ needs each component's peak probability.
 Example:
     >>> import numpy as np
     >>> p = np.zeros((8, 8), np.float32); p[1:3, 1:3] = 0.6; p[5:8, 5:8] = 0.95
-    >>> ComponentRule(threshold=0.5, min_peak=0.9)(p).sum()   # the faint 2x2 blob is dropped
+    >>> int(ComponentRule(threshold=0.5, min_peak=0.9)(p).sum())   # the faint 2x2 blob is dropped
     9
 """
 

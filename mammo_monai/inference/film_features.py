@@ -22,7 +22,7 @@ Example:
     >>> film = rng.random((64, 64)).astype(np.float32) * 0.2; breast = np.ones((64, 64), bool)
     >>> other = film.copy(); film[20:30, 20:30] += 0.6
     >>> f = dict(zip(FILM_FEATURE_NAMES, film_features(film, breast, other, breast, film, breast)))
-    >>> f["brighter_than_partner_p99"] > 0.3, f["has_partner"]
+    >>> bool(f["brighter_than_partner_p99"] > 0.3), float(f["has_partner"])
     (True, 1.0)
 """
 
