@@ -28,7 +28,7 @@ from threadpoolctl import threadpool_limits
 from mammo_monai.data.folds import cv_fold_datalists
 from mammo_monai.data.schema import IMAGE, LESIONS, PATIENT_ID
 from mammo_monai.engines.datalist_items import all_items
-from mammo_monai.engines.two_stage_detection import _cached_film_candidates
+from mammo_monai.engines.two_stage_detection import cached_film_candidates, preprocessed_film
 from mammo_monai.evaluation.bootstrap import bootstrap_by_group
 from mammo_monai.evaluation.cross_validation import (
     fold_thresholds,
@@ -45,7 +45,7 @@ from mammo_monai.inference.film_features import (
     summarise_candidates,
 )
 from mammo_monai.io.writers import atomic_write_text, ensure_outside_inputs, write_json
-from mammo_monai.transforms import ContralateralChanneld, full_mammogram_transforms
+from mammo_monai.transforms import full_mammogram_transforms
 from mammo_monai.transforms.utils import BREAST_MASK_KEY
 
 __all__ = ["ARMS", "cross_validate_film_classifier", "film_feature_vector", "format_film_classifier_markdown"]
@@ -57,19 +57,10 @@ ARMS = (("film", False, False), ("film_partner", True, False), ("film_partner_ca
 def film_feature_vector(item: Mapping[str, Any], spatial_size: int = 256, fine_size: int = 1024) -> np.ndarray:
     """:func:`~mammo_monai.inference.film_features.film_features` of one datalist item (its
     ``contralateral_image`` as the other breast when it has one)."""
-    item = {k: v for k, v in item.items() if k != "label"}
-    pipeline = full_mammogram_transforms(spatial_size=spatial_size, label_key=None)
-    out = pipeline(item)
-    image = out[IMAGE][0].numpy()
-    breast = np.asarray(out[BREAST_MASK_KEY])[0] > 0
-    partner = partner_breast = None
-    if item.get("contralateral_image"):
-        stacked = ContralateralChanneld(IMAGE, preprocess=pipeline)(
-            dict(out, contralateral_image=item["contralateral_image"]))[IMAGE]
-        partner = stacked[1].numpy()
-        partner_breast = partner > 0
-    fine = full_mammogram_transforms(spatial_size=fine_size, label_key=None)(item)
-    return film_features(image, breast, partner, partner_breast, fine[IMAGE][0].numpy(),
+    image, breast, partner, partner_breast = preprocessed_film(item, spatial_size)
+    fine = full_mammogram_transforms(spatial_size=fine_size, label_key=None)(
+        {k: v for k, v in item.items() if k != "label"})
+    return film_features(image[0].numpy(), breast, partner, partner_breast, fine[IMAGE][0].numpy(),
                          np.asarray(fine[BREAST_MASK_KEY])[0] > 0)
 
 
@@ -131,7 +122,7 @@ def cross_validate_film_classifier(datalist: str | Path, out: str | Path, n_fold
     row = {str(item[IMAGE]): i for i, item in enumerate(items)}
     film = np.stack([_cached_vector(item, out_dir / "film_features", spatial_size, fine_size) for item in items])
     cache = Path(candidates_cache) if candidates_cache else out_dir / "candidates"
-    candidates = np.stack([summarise_candidates(_cached_film_candidates(item, spatial_size, cache).features,
+    candidates = np.stack([summarise_candidates(cached_film_candidates(item, spatial_size, cache).features,
                                                 FEATURE_NAMES) for item in items])
     extract_s = time.perf_counter() - start
     y = np.array([int(bool(item.get(LESIONS))) for item in items])

@@ -93,6 +93,28 @@ class FilmCandidates:
         self.image_shape = [int(s) for s in image_shape]
 
 
+def preprocessed_film(item: Mapping[str, Any], spatial_size: int = 256
+                      ) -> tuple[Any, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """One datalist item through the full-mammogram pipeline, with its ``contralateral_image`` aligned the same way.
+
+    Returns:
+        the preprocessed film ``(1, S, S)`` (MetaTensor, for the grid-to-original matrix), its breast mask
+        ``(S, S)`` bool, and the other breast ``(S, S)`` with its breast mask (None, None without a partner).
+
+    Raises:
+        ValueError / MammogramReadError: (naming the file) a film or its partner that cannot be read.
+    """
+    pipeline = full_mammogram_transforms(spatial_size=spatial_size, label_key=None)
+    out = pipeline({k: v for k, v in item.items() if k != "label"})
+    breast = np.asarray(out[BREAST_MASK_KEY])[0] > 0
+    if not item.get("contralateral_image"):
+        return out[IMAGE], breast, None, None
+    stacked = ContralateralChanneld(IMAGE, preprocess=pipeline)(
+        dict(out, contralateral_image=item["contralateral_image"]))[IMAGE]
+    partner = stacked[1].numpy()
+    return out[IMAGE], breast, partner, partner > 0
+
+
 def film_candidates(item: Mapping[str, Any], spatial_size: int = 256,
                     radii: Sequence[float] = (4, 6, 9, 13, 19, 28), max_candidates: int = 50) -> FilmCandidates:
     """Stage-1 candidates of one datalist item and their features (with its ``contralateral_image`` if any).
@@ -100,17 +122,8 @@ def film_candidates(item: Mapping[str, Any], spatial_size: int = 256,
     Raises:
         ValueError / MammogramReadError: (naming the file) a film or its partner that cannot be read.
     """
-    pipeline = full_mammogram_transforms(spatial_size=spatial_size, label_key=None)
-    out = pipeline({k: v for k, v in item.items() if k != "label"})
-    image = out[IMAGE]
+    image, breast, partner, partner_breast = preprocessed_film(item, spatial_size)
     grid = image[0].numpy()
-    breast = np.asarray(out[BREAST_MASK_KEY])[0] > 0
-    partner = partner_breast = None
-    if item.get("contralateral_image"):
-        stacked = ContralateralChanneld(IMAGE, preprocess=pipeline)(dict(out, contralateral_image=item[
-            "contralateral_image"]))[IMAGE]
-        partner = stacked[1].numpy()
-        partner_breast = partner > 0
     cands = blob_candidates(grid, breast, radii=radii, max_candidates=max_candidates)
     feats = candidate_features(grid, breast, cands, partner, partner_breast)
     to_original = grid_to_original(image)
@@ -121,7 +134,7 @@ def film_candidates(item: Mapping[str, Any], spatial_size: int = 256,
                           np.array([c[2] * scale for c in cands]), feats, shape)
 
 
-def _cached_film_candidates(item: Mapping[str, Any], spatial_size: int, cache: Path) -> FilmCandidates:
+def cached_film_candidates(item: Mapping[str, Any], spatial_size: int, cache: Path) -> FilmCandidates:
     """:func:`film_candidates`, kept in ``cache/<stem>_<size>.npz`` so a rerun (another arm, an interrupted run)
     does not preprocess every film again; a cached file of other features or another image is recomputed."""
     path = cache / f"{Path(str(item[IMAGE])).stem}_{spatial_size}.npz"
@@ -296,7 +309,7 @@ def cross_validate_two_stage(datalist: str | Path, out: str | Path, n_folds: int
     owner = fold_of_patient(folds)
     out_dir = Path(out).resolve()
     start = time.perf_counter()
-    films = [_cached_film_candidates(item, spatial_size, out_dir / "candidates") for item in items]
+    films = [cached_film_candidates(item, spatial_size, out_dir / "candidates") for item in items]
     extract_s = time.perf_counter() - start
     hits = [candidate_hits(f, i, lesion_types) for f, i in zip(films, items)]
     fold_of_film = np.array([owner[f.patient] for f in films])
@@ -373,7 +386,7 @@ def fold_gate_scores(folds: Sequence[Mapping[str, Sequence[Mapping[str, Any]]]],
     cache = Path(cache)
     out = []
     for k, fold in enumerate(folds):
-        films = [(_cached_film_candidates(i, spatial_size, cache), i) for i in fold["training"]]
+        films = [(cached_film_candidates(i, spatial_size, cache), i) for i in fold["training"]]
         train = [(f, i) for f, i in films if len(f.centers)]
         if not train:
             raise ValueError(f"fold {k}: no stage-1 candidate on any film of its training women")
@@ -383,7 +396,7 @@ def fold_gate_scores(folds: Sequence[Mapping[str, Sequence[Mapping[str, Any]]]],
             model = train_stage2(x, y, seed=seed)
         except ValueError as e:
             raise ValueError(f"fold {k}: {e}") from e
-        scored = [(_cached_film_candidates(i, spatial_size, cache), i) for i in [*fold["validation"], *fold["test"]]]
+        scored = [(cached_film_candidates(i, spatial_size, cache), i) for i in [*fold["validation"], *fold["test"]]]
         with_candidates = [f.features for f, _ in scored if len(f.centers)]
         probabilities = iter(np.split(_predict(model, np.concatenate(with_candidates)),
                                       np.cumsum([len(x) for x in with_candidates])[:-1]) if with_candidates else [])
