@@ -13,6 +13,8 @@
 #                          background 128-px patches 1:1), 36 epochs at most; the post-processing rows (plain argmax
 #                          with the recipe's 450-px component rule, then the rule and film gate chosen inside folds)
 #                          are scored from the same fold models
+#   segmentation_background  the same with three background patches to each mass patch ("patch_pos": 1,
+#                          "patch_neg": 3): the mass:background ratio of the training crops, measured
 #   film_classifier        normal vs abnormal films: handcrafted film features and gradient boosting (three rows: the
 #                          film, + the other breast, + the detector's best candidates; reuses two_stage's candidates)
 #   two_stage              mass detection: LoG blob candidates, then gradient boosting with and without the other
@@ -22,7 +24,7 @@
 # interrupted run is resumed where it stopped (delete OUT_DIR/ARM to start over).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ARM="${1:?usage: bash scripts/mias_cv.sh image_plain|image_contralateral|image_tta|lesion_pathology|segmentation|film_classifier|two_stage [MIAS_DIR] [OUT_DIR]}"
+ARM="${1:?usage: bash scripts/mias_cv.sh image_plain|image_contralateral|image_tta|lesion_pathology|segmentation|segmentation_background|film_classifier|two_stage [MIAS_DIR] [OUT_DIR]}"
 . scripts/mias_common.sh
 mias_prepare outputs/mias_cv "${2:-}" "${3:-}"
 EPOCHS='"max_epochs": 25, "early_stop_patience": 8'
@@ -42,6 +44,11 @@ case "$ARM" in
     segmentation)
         time "$MM" cv bundles/mammo_mass_segmentation --datalist "$OUT/mias.json" --out "$OUT/segmentation" \
             --folds 5 --configs '["mias_cpu.json"]' --gate_cache "$OUT/two_stage/candidates"
+        exit 0 ;;
+    segmentation_background)
+        time "$MM" cv bundles/mammo_mass_segmentation --datalist "$OUT/mias.json" \
+            --out "$OUT/segmentation_background" --folds 5 --configs '["mias_cpu.json"]' \
+            --overrides '{"patch_pos": 1, "patch_neg": 3}' --gate_cache "$OUT/two_stage/candidates"
         exit 0 ;;
     film_classifier)
         time "$MM" film_classifier_cv --datalist "$OUT/mias.json" --out "$OUT/film_classifier" --folds 5 \
