@@ -186,13 +186,15 @@ class Cli:
     def cv(self, bundle: str, datalist: str, out: str, folds: int = 5, configs: list | str | None = None,
            overrides: dict | None = None, val_fraction: float = 0.2, seed: int = 0, n_resamples: int = 2000,
            folds_only: bool = False, infer_overrides: dict | None = None, train_from: str | None = None,
-           gate_cache: str | None = None) -> None:
+           gate_cache: str | None = None, fold_ensemble: bool = False) -> None:
         """Cross-validate a bundle by woman: train each fold through its train.json (+ --configs recipes,
         --overrides values), predict each fold's held-out women, pool the out-of-fold predictions and score them
         (thresholds chosen inside each fold's training women); OUT/cv_report.{json,md} + OUT/report/.
         --infer_overrides '{"tta": true}' --train_from EARLIER_OUT: an inference option on the same fold models.
         Segmentation: the post-processing rule and the detector's film gate are chosen on each fold's validation
-        women too (OUT/report_rule, OUT/report_rule_gate); --gate_cache DIR reuses the detector's candidates."""
+        women too (OUT/report_rule, OUT/report_rule_gate); --gate_cache DIR reuses the detector's candidates.
+        --fold_ensemble True (classification): each fold's test women scored by the mean of folds-1 member models
+        trained inside the fold (nested CV), the threshold chosen on the members' scores of its training women."""
         from .engines.cross_validation import json_literals, run_cross_validation
         from .evaluation.cross_validation import format_cv_markdown
 
@@ -201,7 +203,7 @@ class Cli:
                                       overrides=json_literals(overrides or {}), val_fraction=val_fraction, seed=seed,
                                       n_resamples=n_resamples, folds_only=folds_only,
                                       infer_overrides=json_literals(infer_overrides or {}), train_from=train_from,
-                                      gate_cache=gate_cache)
+                                      gate_cache=gate_cache, fold_ensemble=bool(json_literals(fold_ensemble)))
         if folds_only:
             print(f"folds written: {Path(out) / 'folds.json'} and {Path(out)}/fold_*/datalist.json")
         else:

@@ -29,7 +29,8 @@ from typing import Any
 from .schema import PATIENT_ID
 from .splits import LESION_TYPES, assert_patient_disjoint, split_by_patient
 
-__all__ = ["FOLD_SPLITS", "cv_fold_datalists", "fold_class_problems", "fold_of_patient", "out_of_fold_datalist"]
+__all__ = ["FOLD_SPLITS", "cv_fold_datalists", "ensemble_member_datalists", "fold_class_problems", "fold_of_patient",
+           "out_of_fold_datalist"]
 
 #: the datalist splits a fold holds
 FOLD_SPLITS = ("training", "validation", "test")
@@ -102,6 +103,38 @@ def fold_of_patient(folds: Sequence[Mapping[str, Sequence[Mapping[str, Any]]]],
                 raise ValueError(f"woman {patient} is in the test part of folds {owner[patient]} and {k}")
             owner[patient] = k
     return owner
+
+
+def ensemble_member_datalists(folds: Sequence[Mapping[str, Sequence[Mapping[str, Any]]]],
+                              k: int) -> list[tuple[int, dict[str, list[Mapping[str, Any]]]]]:
+    """The members of fold ``k``'s fold ensemble (nested cross-validation): one datalist per other fold ``j``,
+    trained on the women of the folds other than ``k`` and ``j``, validated on fold ``j``'s women (early stopping,
+    and its out-of-fold scores of fold ``k``'s training women, where a threshold is chosen), tested on fold ``k``'s.
+
+    No member sees a woman of fold ``k`` in training or validation, so the members' mean on fold ``k`` is as
+    out-of-fold as a single fold model; the members' validation parts cover fold ``k``'s training women once each.
+
+    Example:
+        >>> folds = [{"training": [], "validation": [], "test": [{"patient_id": str(k)}]} for k in range(3)]
+        >>> [(j, [len(d[s]) for s in FOLD_SPLITS]) for j, d in ensemble_member_datalists(folds, 0)]
+        [(1, [1, 1, 1]), (2, [1, 1, 1])]
+
+    Raises:
+        ValueError: ``k`` is not a fold, or fewer than 3 folds (a member needs a training and a validation fold).
+    """
+    if not 0 <= k < len(folds):
+        raise ValueError(f"fold {k} is not one of the {len(folds)} folds")
+    if len(folds) < 3:
+        raise ValueError(f"a fold ensemble needs at least 3 folds, got {len(folds)}")
+    tests = [list(fold["test"]) for fold in folds]
+    members = []
+    for j in range(len(folds)):
+        if j != k:
+            training = [item for i, part in enumerate(tests) if i not in (k, j) for item in part]
+            member = {"training": training, "validation": tests[j], "test": tests[k]}
+            assert_patient_disjoint(member, PATIENT_ID)
+            members.append((j, member))
+    return members
 
 
 def out_of_fold_datalist(folds: Sequence[Mapping[str, Sequence[Mapping[str, Any]]]]) -> dict[str, list[Any]]:

@@ -46,7 +46,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mammo_monai.data.folds import cv_fold_datalists, fold_class_problems, fold_of_patient, out_of_fold_datalist
+from mammo_monai.data.folds import (
+    cv_fold_datalists,
+    ensemble_member_datalists,
+    fold_class_problems,
+    fold_of_patient,
+    out_of_fold_datalist,
+)
 from mammo_monai.data.labels import IMAGE_LEVEL, label_set
 from mammo_monai.data.schema import IMAGE, PATIENT_ID, SPLITS
 from mammo_monai.data.splits import LESION_TYPES
@@ -142,9 +148,9 @@ def json_literals(value: Any) -> Any:
 class _Fold:
     """One fold's folder: its datalist, bundle root, predictions, logs and step markers."""
 
-    def __init__(self, out: Path, k: int) -> None:
+    def __init__(self, out: Path, k: int, prefix: str = "fold") -> None:
         self.k = k
-        self.dir = out / f"fold_{k}"
+        self.dir = out / f"{prefix}_{k}"
         self.datalist = self.dir / "datalist.json"
         self.bundle_root = self.dir / "bundle"
         self.predictions = self.dir / "predictions"
@@ -267,6 +273,7 @@ def run_cross_validation(
     infer_overrides: Mapping[str, Any] | None = None,
     train_from: str | os.PathLike | None = None,
     gate_cache: str | os.PathLike | None = None,
+    fold_ensemble: bool = False,
     python: str = sys.executable,
 ) -> dict[str, Any]:
     """Cross-validate ``bundle`` by woman on every item of ``datalist`` (all its splits pooled); see the module.
@@ -292,6 +299,11 @@ def run_cross_validation(
         gate_cache: segmentation only: where the two-stage detector's stage-1 candidates are cached for the film
             gate of the post-processing chosen in folds (:mod:`mammo_monai.engines.segmentation_rules`; default
             ``OUT/candidates``, computed when missing).
+        fold_ensemble: classification only: predict each fold's test women with a fold ensemble (nested CV: one
+            member per other fold, :func:`~mammo_monai.data.folds.ensemble_member_datalists`, in
+            ``OUT/fold_k/member_j``; their mean probability through the bundle's ``ensemble_checkpoints``) instead
+            of one model; the threshold is chosen on the members' out-of-fold scores of the fold's training women.
+            ``n_folds - 1`` trainings per fold.
         python: the interpreter that runs ``monai.bundle``.
 
     Returns:
@@ -314,6 +326,9 @@ def run_cross_validation(
     config_paths = [str(_config_path(bundle_dir, c)) for c in configs]
     task = bundle_setting(bundle_dir, config_paths, overrides, "task")
     include_normal = bool(bundle_setting(bundle_dir, config_paths, overrides, "include_normal", False))
+    if fold_ensemble and (kind != "classification" or train_from is not None):
+        raise CrossValidationError(f"{bundle_dir}: fold_ensemble is measured for the classification bundles and "
+                                   "trains its own members (no train_from)")
     if kind == "classification" and task is None:
         raise CrossValidationError(f"{bundle_dir}: its configs name no literal 'task' (give --overrides "
                                    "'{\"task\": ...}')")
@@ -339,11 +354,17 @@ def run_cross_validation(
     cv_start = time.perf_counter()
     infer_overrides = dict(infer_overrides or {})
     for fold in fold_dirs:
-        _run_fold(fold, kind, bundle_dir / "configs", config_paths, overrides, infer_overrides, source, python)
+        if fold_ensemble:
+            _run_ensemble_fold(fold, folds, bundle_dir / "configs", config_paths, overrides, infer_overrides, python)
+        else:
+            _run_fold(fold, kind, bundle_dir / "configs", config_paths, overrides, infer_overrides, source, python)
 
     if kind == "classification":
-        report = _score_classification(bundle_dir, fold_dirs, folds, out_dir, task, include_normal, n_resamples,
-                                       seed)
+        # a fold ensemble's threshold comes from its members' scores of all the fold's training women
+        scored_folds = [{"validation": [*f["training"], *f["validation"]], "test": f["test"]} for f in folds] \
+            if fold_ensemble else folds
+        report = _score_classification(bundle_dir, fold_dirs, scored_folds, out_dir, task, include_normal,
+                                       n_resamples, seed)
     elif kind == "detection":
         report = _score_pooled_folder(kind, fold_dirs, folds, out_dir, lesion_types, n_resamples, seed)
     else:
@@ -353,7 +374,7 @@ def run_cross_validation(
     report.update(
         bundle=name, kind=kind, task=task, n_folds=n_folds, seed=seed, val_fraction=val_fraction,
         n_women=len(owner), n_items=len(items), configs=list(configs), overrides=overrides,
-        infer_overrides=infer_overrides, train_from=str(source) if source else None,
+        infer_overrides=infer_overrides, train_from=str(source) if source else None, fold_ensemble=fold_ensemble,
         datalist=str(datalist_path),
         wall_seconds_this_run=time.perf_counter() - cv_start,
         wall_seconds_steps=sum(f.seconds(s) for f in fold_dirs
@@ -363,7 +384,8 @@ def run_cross_validation(
                             "--overrides", json.dumps(overrides), "--seed", str(seed),
                             *(["--infer_overrides", json.dumps(infer_overrides)] if infer_overrides else []),
                             *(["--train_from", str(train_from)] if train_from is not None else []),
-                            *(["--gate_cache", str(gate_cache)] if gate_cache is not None else [])]),
+                            *(["--gate_cache", str(gate_cache)] if gate_cache is not None else []),
+                            *(["--fold_ensemble", "True"] if fold_ensemble else [])]),
     )
     write_json(report, out_dir / "cv_report.json")
     atomic_write_text(out_dir / "cv_report.md", format_cv_markdown(report))
@@ -418,16 +440,13 @@ def _run_fold(fold: _Fold, kind: str, configs_dir: Path, config_paths: Sequence[
     if source is not None and not (bundle_root / "models" / "model.pt").is_file():
         raise CrossValidationError(f"{bundle_root / 'models' / 'model.pt'}: fold {fold.k} of train_from has no "
                                    "trained model")
-    common = ["--meta_file", str(configs_dir / "metadata.json"), "--logging_file", str(configs_dir / "logging.conf"),
-              "--bundle_root", str(bundle_root), "--datalist", str(fold.datalist),
-              *(a for k, v in overrides.items() for a in (f"--{k}", _cli_value(v)))]
+    common = _bundle_args(configs_dir, bundle_root, fold.datalist, overrides)
     if source is None and not fold.done("training"):
         layers = json.dumps([str(configs_dir / "train.json"), *config_paths])
         seconds = _run_step([*base, "training", "--config_file", layers, *common], fold.dir / "training.log",
                             f"fold {fold.k} training")
         fold.mark("training", seconds)
-    infer_settings = {**{k: v for k, v in _INFER_OVERRIDES[kind].items() if k not in overrides}, **infer_overrides}
-    infer_extra = [a for k, v in infer_settings.items() for a in (f"--{k}", _cli_value(v))]
+    infer_extra = _infer_args(kind, overrides, infer_overrides)
     for split in _INFER_SPLITS[kind]:
         step = f"inferring_{split}"
         if not fold.done(step):
@@ -436,6 +455,60 @@ def _run_fold(fold: _Fold, kind: str, configs_dir: Path, config_paths: Sequence[
                                  "--output_dir", str(fold.output_dir(kind, split)), "--infer_split", split],
                                 fold.dir / f"{step}.log", f"fold {fold.k} inference on its {split} women")
             fold.mark(step, seconds)
+
+
+def _bundle_args(configs_dir: Path, bundle_root: Path, datalist: Path, overrides: Mapping[str, Any]) -> list[str]:
+    """The arguments every ``monai.bundle`` command of a fold gets."""
+    return ["--meta_file", str(configs_dir / "metadata.json"), "--logging_file", str(configs_dir / "logging.conf"),
+            "--bundle_root", str(bundle_root), "--datalist", str(datalist),
+            *(a for k, v in overrides.items() for a in (f"--{k}", _cli_value(v)))]
+
+
+def _infer_args(kind: str, overrides: Mapping[str, Any], infer_overrides: Mapping[str, Any]) -> list[str]:
+    """The CV's own inference settings (unless the user set them) and the inference-only overrides."""
+    settings = {**{k: v for k, v in _INFER_OVERRIDES[kind].items() if k not in overrides}, **infer_overrides}
+    return [a for k, v in settings.items() for a in (f"--{k}", _cli_value(v))]
+
+
+def _run_ensemble_fold(fold: _Fold, folds: Sequence[Mapping[str, Any]], configs_dir: Path,
+                       config_paths: Sequence[str], overrides: Mapping[str, Any], infer_overrides: Mapping[str, Any],
+                       python: str) -> None:
+    """Fold ``k`` as a fold ensemble (classification): train its members (``fold_k/member_j``), each predicting its
+    validation fold; pool those into the fold's validation file and predict the test women with all members."""
+    base = [python, "-m", "monai.bundle", "run"]
+    infer_extra = _infer_args("classification", overrides, infer_overrides)
+    members = []
+    for j, part in ensemble_member_datalists(folds, fold.k):
+        member = _Fold(fold.dir, j, prefix="member")
+        members.append(member)
+        if not member.datalist.is_file():
+            write_json(part, member.datalist)
+        common = _bundle_args(configs_dir, member.bundle_root, member.datalist, overrides)
+        what = f"fold {fold.k} member {j}"
+        if not member.done("training"):
+            layers = json.dumps([str(configs_dir / "train.json"), *config_paths])
+            member.mark("training", _run_step([*base, "training", "--config_file", layers, *common],
+                                              member.dir / "training.log", f"{what} training"))
+        if not member.done("inferring_validation"):
+            layers = json.dumps([str(configs_dir / "inference.json"), *config_paths])
+            member.mark("inferring_validation", _run_step(
+                [*base, "inferring", "--config_file", layers, *common, *infer_extra, "--output_dir",
+                 str(member.predictions), "--infer_split", "validation"],
+                member.dir / "inferring_validation.log", f"{what} inference on fold {j}"))
+    if not fold.done("training"):
+        fold.mark("training", sum(m.seconds("training") for m in members))
+    if not fold.done("inferring_validation"):
+        _pool_csv([m.predictions / "validation_probabilities.csv" for m in members],
+                  fold.predictions / "validation_probabilities.csv")
+        fold.mark("inferring_validation", sum(m.seconds("inferring_validation") for m in members))
+    if not fold.done("inferring_test"):
+        checkpoints = [str(m.bundle_root / "models" / "model.pt") for m in members]
+        layers = json.dumps([str(configs_dir / "inference.json"), *config_paths])
+        common = _bundle_args(configs_dir, fold.bundle_root, fold.datalist, overrides)
+        fold.mark("inferring_test", _run_step(
+            [*base, "inferring", "--config_file", layers, *common, *infer_extra, "--ensemble_checkpoints",
+             _cli_value(checkpoints), "--output_dir", str(fold.predictions), "--infer_split", "test"],
+            fold.dir / "inferring_test.log", f"fold {fold.k} ensemble inference on its test women"))
 
 
 def _score_classification(bundle_dir: Path, fold_dirs: Sequence[_Fold], folds: Sequence[Mapping[str, Any]],

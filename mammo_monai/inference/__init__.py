@@ -18,6 +18,7 @@ from .detection import (
 from .dicom_seg import SEGMENT_CODES, mask_to_dicom_seg
 from .dicom_sr import ImageFindings, findings_to_dicom_sr, read_dicom_sr_findings
 from .discrete import FastAsDiscrete, FastAsDiscreted
+from .ensemble import EnsembleCheckpointLoader, ProbabilityEnsemble, ensemble_network
 from .overlay import CAPTION_HEIGHT, GT_COLOUR, PRED_COLOUR, contour, overlay_rgb, render_overlay, tile_grid
 from .probabilities import ClassificationProbabilitySaver, probability_rows
 from .tta import FlipTTAInferer
@@ -31,12 +32,14 @@ __all__ = [
     "ClassificationProbabilitySaver",
     "ComponentRule",
     "ComponentRuled",
+    "EnsembleCheckpointLoader",
     "FastAsDiscrete",
     "FastAsDiscreted",
     "FlipTTAInferer",
     "HeatmapCandidatesd",
     "ImageFindings",
     "PatchHeatmapInferer",
+    "ProbabilityEnsemble",
     "SaveDetectionsd",
     "SaveOverlayd",
     "abnormality_score",
@@ -45,6 +48,7 @@ __all__ = [
     "contour",
     "data_root_for",
     "detection_overlay",
+    "ensemble_network",
     "findings_to_dicom_sr",
     "grid_to_original",
     "heatmap_candidates",

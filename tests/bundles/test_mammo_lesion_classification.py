@@ -214,3 +214,25 @@ def test_type_pathology_with_normal_tissue_trains(bundle: Path, tmp_path: Path) 
                       "--include_normal", "true", "--default_spacing", "0.05", "--datalist", str(root / "normal.json"),
                       "--imbalance", "none"], root)
     assert (root / "models" / "model_final.pt").is_file(), out[-2000:]
+
+
+def test_fold_ensemble_of_one_model_twice_equals_the_model(bundle: Path, tmp_path: Path) -> None:
+    """``ensemble_checkpoints``: the fold models' mean probability; two copies of one checkpoint (one of them saved
+    as ``{"model": state_dict}``) give that checkpoint's own probabilities, and a missing member is named."""
+    import torch
+
+    model = bundle / "models" / "model.pt"
+    state = torch.load(model, map_location="cpu", weights_only=True)
+    wrapped = tmp_path / "wrapped.pt"
+    torch.save({"model": state.get("model", state)}, wrapped)
+    run_bundle(_infer_args(bundle, tmp_path / "single"), bundle)
+    run_bundle(_infer_args(bundle, tmp_path / "ensemble", "--ensemble_checkpoints", f"['{model}', '{wrapped}']"),
+               bundle)
+    single = _probabilities(tmp_path / "single" / "test_probabilities.csv")
+    ensemble = _probabilities(tmp_path / "ensemble" / "test_probabilities.csv")
+    assert [(r["image"], r["lesion_index"]) for r in single] == [(r["image"], r["lesion_index"]) for r in ensemble]
+    assert np.allclose([float(r["prob_malignant"]) for r in single],
+                       [float(r["prob_malignant"]) for r in ensemble], atol=1e-5)
+    code, out = run_bundle_status(_infer_args(bundle, tmp_path / "gone", "--ensemble_checkpoints",
+                                              f"['{model}', '{tmp_path / 'gone.pt'}']"), bundle)
+    assert code != 0 and f"{tmp_path / 'gone.pt'}: checkpoint not found" in out

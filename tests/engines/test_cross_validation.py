@@ -140,6 +140,51 @@ def test_cv_pools_folds_and_thresholds_inside_folds(tmp_path, fake_python):
                              python=str(script))
 
 
+def test_cv_fold_ensemble_nests_its_members_inside_each_fold(tmp_path, fake_python):
+    script, calls = fake_python
+    datalist = _datalist(tmp_path / "mias.json")
+    out = tmp_path / "cv_ensemble"
+    report = run_cross_validation(BUNDLE, datalist, out, n_folds=4, configs=["mias_cpu.json"], fold_ensemble=True,
+                                  n_resamples=50, python=str(script))
+    steps = _calls(calls)
+    assert [s["step"] for s in steps] == (["training", "inferring"] * 3 + ["inferring"]) * 4
+    folds = [json.loads((out / f"fold_{k}" / "datalist.json").read_text()) for k in range(4)]
+    women = [{i["patient_id"] for i in f["test"]} for f in folds]
+    for k in range(4):
+        fold_steps = steps[7 * k: 7 * k + 7]
+        members = [j for j in range(4) if j != k]
+        for m, j in enumerate(members):  # member j: trained without fold k and j, validated on fold j
+            train, val = fold_steps[2 * m: 2 * m + 2]
+            root = out / f"fold_{k}" / f"member_{j}"
+            assert train["--bundle_root"] == str(root / "bundle") == val["--bundle_root"]
+            member = json.loads((root / "datalist.json").read_text())
+            assert {i["patient_id"] for i in member["training"]} == set().union(
+                *(women[i] for i in range(4) if i not in (k, j)))
+            assert {i["patient_id"] for i in member["validation"]} == women[j]
+            assert val["--infer_split"] == "validation"
+        test = fold_steps[-1]
+        assert test["--infer_split"] == "test" and test["--datalist"] == str(out / f"fold_{k}" / "datalist.json")
+        assert eval(test["--ensemble_checkpoints"]) == [
+            str(out / f"fold_{k}" / f"member_{j}" / "bundle" / "models" / "model.pt") for j in members]
+        # the threshold: Youden's J on the members' scores of all the fold's training women (never fold k's)
+        y, scores = [], []
+        for j in members:
+            for i, item in enumerate(folds[j]["test"]):
+                y.append(1 if item["lesions"] else 0)
+                scores.append((0.55 if item["lesions"] else 0.3) + 0.01 * (i % 5))
+        assert report["folds"][k]["threshold"] == pytest.approx(youden_threshold(y, scores)[0])
+    assert report["fold_ensemble"] is True and "--fold_ensemble True" in report["command"]
+    assert report["headline"]["auc"]["estimate"] == pytest.approx(1.0)
+    # resumed: nothing runs again
+    run_cross_validation(BUNDLE, datalist, out, n_folds=4, configs=["mias_cpu.json"], fold_ensemble=True,
+                         n_resamples=50, python=str(script))
+    assert len(_calls(calls)) == 28
+    with pytest.raises(CrossValidationError, match="fold_ensemble"):
+        run_cross_validation(BUNDLE.parent / "mammo_mass_segmentation", datalist, tmp_path / "cv_seg", n_folds=4,
+                             fold_ensemble=True, python=str(script))
+    assert len(_calls(calls)) == 28
+
+
 @pytest.mark.parametrize(("kwargs", "match"), [
     ({"n_folds": 30}, "30 folds need at least 30 women"),
     ({"overrides": {"task": "malignant"}}, "no 'malignant' item"),
