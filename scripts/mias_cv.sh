@@ -23,11 +23,14 @@
 #   two_stage              mass detection: LoG blob candidates, then gradient boosting with and without the other
 #                          breast's features, and with CNN features of two-scale candidate crops from an autoencoder
 #                          pretrained on the unlabelled crops of every film (and untrained, as control): five rows
+#   two_stage_blend        the first three two_stage rows again, plus stage 2 also trained on each training mass
+#                          blended into 3 normal films of the fold's other training women (reuses two_stage's
+#                          candidates when that run is there)
 # Each ARM writes OUT_DIR/ARM (cv_report.md or two_stage_report.md; the evaluator's report and plots inside). An
 # interrupted run is resumed where it stopped (delete OUT_DIR/ARM to start over).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ARM="${1:?usage: bash scripts/mias_cv.sh image_plain|image_contralateral|image_tta|lesion_pathology|lesion_pathology_ensemble|segmentation|segmentation_background|segmentation_mass|film_classifier|two_stage [MIAS_DIR] [OUT_DIR]}"
+ARM="${1:?usage: bash scripts/mias_cv.sh image_plain|image_contralateral|image_tta|lesion_pathology|lesion_pathology_ensemble|segmentation|segmentation_background|segmentation_mass|film_classifier|two_stage|two_stage_blend [MIAS_DIR] [OUT_DIR]}"
 . scripts/mias_common.sh
 mias_prepare outputs/mias_cv "${2:-}" "${3:-}"
 EPOCHS='"max_epochs": 25, "early_stop_patience": 8'
@@ -69,6 +72,12 @@ case "$ARM" in
         exit 0 ;;
     two_stage)
         time "$MM" two_stage_cv --datalist "$OUT/mias.json" --out "$OUT/two_stage" --folds 5 --crop_embedding True
+        exit 0 ;;
+    two_stage_blend)
+        if [ -d "$OUT/two_stage/candidates" ] && [ ! -d "$OUT/two_stage_blend/candidates" ]; then
+            mkdir -p "$OUT/two_stage_blend" && cp -r "$OUT/two_stage/candidates" "$OUT/two_stage_blend/"
+        fi
+        time "$MM" two_stage_cv --datalist "$OUT/mias.json" --out "$OUT/two_stage_blend" --folds 5 --blend_lesions 3
         exit 0 ;;
     *) echo "unknown ARM '$ARM'" >&2; exit 2 ;;
 esac

@@ -48,12 +48,15 @@ from mammo_monai.inference.crop_embedding import candidate_crops
 from mammo_monai.inference.detection import grid_to_original
 from mammo_monai.io.writers import atomic_write_text, ensure_outside_inputs, write_json
 from mammo_monai.transforms import ContralateralChanneld, full_mammogram_transforms
+from mammo_monai.transforms.lesion_blend import blend_lesion, lesion_sites
 from mammo_monai.transforms.utils import BREAST_MASK_KEY
 
 __all__ = [
     "ARMS",
+    "BLEND_ARM",
     "EMBEDDING_ARMS",
     "FilmCandidates",
+    "blended_positives",
     "candidate_hits",
     "crop_embedding_features",
     "cross_validate_two_stage",
@@ -70,6 +73,9 @@ ARMS = (("stage1", False, False), ("stage2", True, False), ("stage2_contralatera
 #: the arms added by ``crop_embedding``: stage 2 with the other breast plus CNN features of two-scale crops, from
 #: the crop autoencoder pretrained on every film's unlabelled crops, and from the same network untrained (control)
 EMBEDDING_ARMS = (("stage2_crop_embedding", "pretrained"), ("stage2_crop_embedding_untrained", "untrained"))
+#: the arm added by ``blend_lesions``: stage 2 with the other breast, its training candidates joined by the positive
+#: candidates of each training woman's masses blended into normal films of other training women
+BLEND_ARM = "stage2_contralateral_blended"
 #: principal components of the crop embedding given to stage 2
 EMBEDDING_COMPONENTS = 8
 
@@ -182,6 +188,67 @@ def _cached_film_crops(item: Mapping[str, Any], film: FilmCandidates, spatial_si
     return crops
 
 
+def _cached_grid(item: Mapping[str, Any], spatial_size: int, cache: Path) -> dict[str, np.ndarray]:
+    """:func:`preprocessed_film` as arrays, kept in ``cache/<stem>_<size>_grid.npz``: ``image`` and ``breast``
+    ``(S, S)``, ``partner`` and ``partner_breast`` (empty without a partner), ``to_original`` ``(3, 3)``."""
+    path = cache / f"{Path(str(item[IMAGE])).stem}_{spatial_size}_grid.npz"
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as z:
+            partner = str(item.get("contralateral_image"))
+            if str(z["source"]) == str(item[IMAGE]) and str(z["partner_source"]) == partner:
+                return {k: z[k] for k in ("image", "breast", "partner", "partner_breast", "to_original")}
+    image, breast, partner, partner_breast = preprocessed_film(item, spatial_size)
+    grid = {"image": image[0].numpy().astype(np.float32), "breast": breast,
+            "partner": partner if partner is not None else np.zeros((0, 0), np.float32),
+            "partner_breast": partner_breast if partner_breast is not None else np.zeros((0, 0), bool),
+            "to_original": np.asarray(grid_to_original(image), np.float64)}
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.npz")
+    np.savez(tmp, source=str(item[IMAGE]), partner_source=str(item.get("contralateral_image")), **grid)
+    tmp.replace(path)
+    return grid
+
+
+def blended_positives(mass_items: Sequence[Mapping[str, Any]], normal_items: Sequence[Mapping[str, Any]],
+                      lesion_types: Sequence[str], spatial_size: int, cache: Path, per_lesion: int = 3,
+                      seed: int = 0) -> np.ndarray:
+    """Stage-2 features ``(n, len(FEATURE_NAMES))`` of the positive stage-1 candidates found on normal films after
+    each target lesion of ``mass_items`` was blended into ``per_lesion`` of them
+    (:func:`~mammo_monai.transforms.lesion_blend.blend_lesion`, at a random site deep in the breast): real
+    lesions on new backgrounds, with the normal film's other breast (which has no lesion there) as context.
+
+    Pass the training women's films only: the blended films inherit nothing else, so no held-out woman leaks in.
+    """
+    rng = np.random.default_rng(seed)
+    normals = [(_cached_grid(i, spatial_size, cache), str(i.get(PATIENT_ID))) for i in normal_items]
+    rows = []
+    for item in mass_items:
+        grid = _cached_grid(item, spatial_size, cache)
+        to_grid = np.linalg.inv(grid["to_original"])
+        scale = float(np.sqrt(abs(np.linalg.det(to_grid[:2, :2]))))
+        others = [g for g, woman in normals if woman != str(item.get(PATIENT_ID))]
+        for lesion in item.get(LESIONS) or []:
+            if lesion.get("type") not in lesion_types or lesion.get("center") is None or not lesion.get("radius"):
+                continue
+            center = (to_grid @ np.array([*map(float, lesion["center"]), 1.0]))[:2]
+            radius = float(lesion["radius"]) * scale
+            for n in rng.choice(len(others), size=min(per_lesion, len(others)), replace=False):
+                normal = others[n]
+                site = lesion_sites(normal["breast"], radius, 1, rng)
+                if not len(site):
+                    continue
+                film = blend_lesion(normal["image"], grid["image"], center, radius, site[0])
+                partner = normal["partner"] if normal["partner"].size else None
+                partner_breast = normal["partner_breast"] if partner is not None else None
+                cands = blob_candidates(film, normal["breast"])
+                hit = [k for k, (r, c, _, _) in enumerate(cands)
+                       if math.hypot(r - site[0][0], c - site[0][1]) <= radius]
+                if hit:
+                    feats = candidate_features(film, normal["breast"], cands, partner, partner_breast)
+                    rows.append(feats[hit])
+    return np.concatenate(rows) if rows else np.zeros((0, len(FEATURE_NAMES)), np.float32)
+
+
 def crop_embedding_features(crops: Sequence[np.ndarray], mode: str, seed: int = 0,
                             n_components: int = EMBEDDING_COMPONENTS) -> list[np.ndarray]:
     """Per film ``(n, n_components)``: the crop autoencoder's embedding of every candidate crop, reduced by PCA.
@@ -290,10 +357,12 @@ def _write_detections(films: Sequence[FilmCandidates], scores: Sequence[np.ndarr
 def cross_validate_two_stage(datalist: str | Path, out: str | Path, n_folds: int = 5, seed: int = 0,
                              val_fraction: float = 0.2, lesion_types: Sequence[str] = ("mass",),
                              spatial_size: int = 256, n_resamples: int = 2000,
-                             crop_embedding: bool = False) -> dict[str, Any]:
+                             crop_embedding: bool = False, blend_lesions: int = 0) -> dict[str, Any]:
     """The three-arm ablation (:data:`ARMS`) on every item of ``datalist`` by woman; see the module docstring.
     With ``crop_embedding``, the two arms of :data:`EMBEDDING_ARMS` too (CNN features of two-scale crops from an
-    autoencoder pretrained on the unlabelled crops of every film, and from the same network untrained).
+    autoencoder pretrained on the unlabelled crops of every film, and from the same network untrained). With
+    ``blend_lesions`` ``n > 0``, the arm :data:`BLEND_ARM` too: each fold's stage 2 also learns from its training
+    women's masses blended into ``n`` normal films of its other training women each (:func:`blended_positives`).
 
     Returns:
         the report written as ``OUT/two_stage_report.json``: per arm the pooled CPM and sensitivity at 1 FP/image
@@ -327,8 +396,11 @@ def cross_validate_two_stage(datalist: str | Path, out: str | Path, n_folds: int
         for name, mode in EMBEDDING_ARMS:
             embedded = crop_embedding_features(crops, mode, seed=seed)
             arm_features[name] = [np.concatenate([f.features, e], axis=1) for f, e in zip(films, embedded)]
+    if blend_lesions > 0:
+        arm_features[BLEND_ARM] = arm_features["stage2_contralateral"]
     arms: dict[str, Any] = {}
-    for name in [a[0] for a in ARMS] + ([a[0] for a in EMBEDDING_ARMS] if crop_embedding else []):
+    for name in [a[0] for a in ARMS] + ([a[0] for a in EMBEDDING_ARMS] if crop_embedding else []) + (
+            [BLEND_ARM] if blend_lesions > 0 else []):
         arm_start = time.perf_counter()
         scores = [f.features[:, FEATURE_NAMES.index("response")].astype(float) for f in films]
         if name in arm_features:
@@ -337,6 +409,12 @@ def cross_validate_two_stage(datalist: str | Path, out: str | Path, n_folds: int
                 train = [j for j in range(len(films)) if fold_of_film[j] != k and len(films[j].centers)]
                 x = np.concatenate([features[j] for j in train])
                 y = np.concatenate([hits[j] for j in train])
+                if name == BLEND_ARM:
+                    women = [j for j in range(len(films)) if fold_of_film[j] != k]
+                    extra = blended_positives([items[j] for j in women if hits[j].any()],
+                                              [items[j] for j in women if not items[j].get(LESIONS)], lesion_types,
+                                              spatial_size, out_dir / "candidates", blend_lesions, seed=seed + k)
+                    x, y = np.concatenate([x, extra]), np.concatenate([y, np.ones(len(extra), y.dtype)])
                 try:
                     model = train_stage2(x, y, seed=seed)
                 except ValueError as e:
@@ -359,7 +437,8 @@ def cross_validate_two_stage(datalist: str | Path, out: str | Path, n_folds: int
                "candidates_per_film": float(np.mean([len(f.centers) for f in films])),
                "extract_seconds": extract_s, "wall_seconds": time.perf_counter() - start, "arms": arms,
                "command": f"mammo-monai two_stage_cv --datalist {datalist} --out {out} --folds {n_folds} --seed {seed}"
-                          + (" --crop_embedding True" if crop_embedding else "")}
+                          + (" --crop_embedding True" if crop_embedding else "")
+                          + (f" --blend_lesions {blend_lesions}" if blend_lesions else "")}
     write_json(summary, out_dir / "two_stage_report.json")
     atomic_write_text(out_dir / "two_stage_report.md", format_two_stage_markdown(summary))
     return summary

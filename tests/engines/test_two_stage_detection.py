@@ -11,7 +11,9 @@ from mammo_monai.data.mias import index_mias
 from mammo_monai.data.schema import SPLITS, load_datalist
 from mammo_monai.data.synthetic import synthesize_mias
 from mammo_monai.engines.two_stage_detection import (
+    BLEND_ARM,
     FilmCandidates,
+    blended_positives,
     candidate_hits,
     cross_validate_two_stage,
     film_candidates,
@@ -69,11 +71,11 @@ def test_partner_features_and_stage2_needs_both_classes():
 
 def test_three_arm_cv_on_synthetic_films(synthetic_mias, tmp_path):
     report = cross_validate_two_stage(synthetic_mias, tmp_path / "cv", n_folds=2, spatial_size=128, n_resamples=20,
-                                      crop_embedding=True)
+                                      crop_embedding=True, blend_lesions=2)
     assert set(report["arms"]) == {"stage1", "stage2", "stage2_contralateral", "stage2_crop_embedding",
-                                   "stage2_crop_embedding_untrained"}
+                                   "stage2_crop_embedding_untrained", BLEND_ARM}
     assert len(list((tmp_path / "cv" / "candidates").glob("*_128_crops.npz"))) == 16
-    assert report["command"].endswith("--crop_embedding True")
+    assert report["command"].endswith("--crop_embedding True --blend_lesions 2")
     assert report["n_women"] == 8 and report["n_films"] == 16
     for name, arm in report["arms"].items():
         assert 0.0 <= arm["cpm"]["estimate"] <= 1.0, name
@@ -82,4 +84,20 @@ def test_three_arm_cv_on_synthetic_films(synthetic_mias, tmp_path):
         assert len(files) == 16
         cands = json.loads(files[0].read_text())["candidates"]
         assert cands == sorted(cands, key=lambda c: -c["score"])
-    assert (tmp_path / "cv" / "two_stage_report.md").read_text().count("| stage") == 5
+    assert (tmp_path / "cv" / "two_stage_report.md").read_text().count("| stage") == 6
+
+
+def test_blended_positives_are_real_masses_on_other_womens_normal_films(synthetic_mias, tmp_path):
+    items = [i for s in SPLITS for i in load_datalist(synthetic_mias)[s]]
+    masses = [i for i in items if any(les["type"] == "mass" and les.get("center") for les in i["lesions"])]
+    normals = [i for i in items if not i["lesions"]]
+    assert masses and normals
+    rows = blended_positives(masses, normals, ["mass"], 128, tmp_path / "cache", per_lesion=2, seed=0)
+    n_lesions = sum(1 for i in masses for les in i["lesions"] if les["type"] == "mass" and les.get("center"))
+    assert rows.shape[1] == len(FEATURE_NAMES) and n_lesions <= len(rows)  # most blends are found, some twice
+    assert rows[:, FEATURE_NAMES.index("contrast")].mean() > 0  # brighter than their new surroundings
+    assert rows[:, FEATURE_NAMES.index("inside_minus_partner")].mean() > 0  # the other breast has no mass there
+    assert len(list((tmp_path / "cache").glob("*_128_grid.npz"))) == len(masses) + len(normals)
+    again = blended_positives(masses, normals, ["mass"], 128, tmp_path / "cache", per_lesion=2, seed=0)
+    assert np.array_equal(rows, again)  # seeded, and the cached grids give the same films
+    assert blended_positives(masses, [], ["mass"], 128, tmp_path / "cache").shape == (0, len(FEATURE_NAMES))
