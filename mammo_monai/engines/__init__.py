@@ -15,6 +15,8 @@ from .imbalance import (
 )
 from .patch_tasks import PATCH_TASKS, PatchTask, patch_task
 from .patch_validation import fixed_patches
+from .reports import evaluation_summary, print_evaluation_summary
+from .tracking import mlflow_tracking_uri
 from .weights import load_pretrained_weights
 
 __all__ = [
@@ -30,13 +32,16 @@ __all__ = [
     "class_weights",
     "classification_loss",
     "ensure_default_datalist",
+    "evaluation_summary",
     "find_resume_checkpoint",
     "fixed_patches",
     "load_pretrained_weights",
     "mammogram_collate",
     "mine_hard_negatives",
+    "mlflow_tracking_uri",
     "network_hash",
     "patch_task",
     "prediction_datalist",
+    "print_evaluation_summary",
     "run_demo",
 ]

@@ -1,5 +1,7 @@
 """Evaluation: metrics, bootstrap confidence intervals resampled by patient, and reports.
 
+- :mod:`.runner`: the one evaluation runner (:class:`EvaluationRunner`): check, guard the report folder, load the
+  split, match and score, bootstrap by woman, write; each evaluator below is a thin subclass of it.
 - :mod:`.bootstrap`: cluster (patient) bootstrap, generic (``fn(indices)``) and for per-image values.
 - :mod:`.segmentation`: Dice/IoU/HD95 per image and summarised (``mammo-monai eval segmentation``).
 - :mod:`.classification`: AUC, balanced accuracy, per-class metrics, operating points and calibration of
@@ -43,6 +45,7 @@ from .detection import (
 )
 from .inputs import read_mask
 from .report import jsonable, render_overlay, write_csv, write_json
+from .runner import EvaluationRunner, bootstrap_figures
 from .segmentation import (
     REPORT_FILES,
     SegmentationReport,
@@ -59,11 +62,13 @@ __all__ = [
     "REPORT_FILES",
     "ClassificationReport",
     "DetectionReport",
+    "EvaluationRunner",
     "SegmentationReport",
     "SharedResamples",
     "binarize_prediction",
     "bootstrap_by_group",
     "bootstrap_ci",
+    "bootstrap_figures",
     "calibration_bins",
     "classification_metrics",
     "evaluate_classification",

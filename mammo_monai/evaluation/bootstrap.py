@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "CONFIDENCE",
     "SharedResamples",
     "bootstrap_by_group",
     "bootstrap_ci",
@@ -63,6 +64,8 @@ __all__ = [
 #: fast path, ``_BLOCK * n_items`` floats) whatever ``n_resamples`` is.
 _BLOCK = 256
 _NAN_POLICIES = ("omit", "propagate", "raise")
+#: the confidence level of the evaluators' intervals (the reports' ``settings.confidence``)
+CONFIDENCE = 0.95
 
 
 def factorize_groups(groups: Sequence[Hashable] | np.ndarray) -> tuple[np.ndarray, list[Hashable]]:

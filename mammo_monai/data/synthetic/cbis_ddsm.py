@@ -65,15 +65,8 @@ from mammo_monai.io.compat import compress_dataset, save_dataset
 
 __all__ = ["CALC_COLUMNS", "CSV_NAMES", "MASS_COLUMNS", "synthesize_cbis_ddsm"]
 
-MASS_COLUMNS = (
-    "patient_id",
-    "breast_density",
-    "left or right breast",
-    "image view",
-    "abnormality id",
-    "abnormality type",
-    "mass shape",
-    "mass margins",
+#: the columns both case-description CSVs end with
+_SHARED_TAIL = (
     "assessment",
     "pathology",
     "subtlety",
@@ -81,22 +74,11 @@ MASS_COLUMNS = (
     "cropped image file path",
     "ROI mask file path",
 )
-CALC_COLUMNS = (
-    "patient_id",
-    "breast density",
-    "left or right breast",
-    "image view",
-    "abnormality id",
-    "abnormality type",
-    "calc type",
-    "calc distribution",
-    "assessment",
-    "pathology",
-    "subtlety",
-    "image file path",
-    "cropped image file path",
-    "ROI mask file path",
-)
+# "breast_density" vs "breast density": the real CSVs spell it so
+MASS_COLUMNS = ("patient_id", "breast_density", "left or right breast", "image view", "abnormality id",
+                "abnormality type", "mass shape", "mass margins", *_SHARED_TAIL)
+CALC_COLUMNS = ("patient_id", "breast density", "left or right breast", "image view", "abnormality id",
+                "abnormality type", "calc type", "calc distribution", *_SHARED_TAIL)
 #: (family, official split) -> CSV file name
 CSV_NAMES = {
     ("Mass", "Training"): "mass_case_description_train_set.csv",
@@ -534,31 +516,13 @@ def _write_roi_dicoms(v: _View, e: _Entry, a: _Abnormality, case: str, full_csv:
         m_inst = c_inst = 1
         m_desc, c_desc = "ROI mask images", "cropped images"
         m_num, c_num = 1, 2
-    common = dict(
-        patient=acase, study_uid=astudy, laterality=v.laterality, view=v.view, study_date=_ROI_DATE
-    )
-    _write_dicom(
-        mpath,
-        mask_arr,
-        series_uid=mseries,
-        sop_uid=msop,
-        series_description=m_desc,
-        series_number=m_num,
-        instance_number=m_inst,
-        rle=a.mask_rle,
-        **common,
-    )
-    _write_dicom(
-        cpath,
-        crop,
-        series_uid=cseries,
-        sop_uid=csop,
-        series_description=c_desc,
-        series_number=c_num,
-        instance_number=c_inst,
-        rle=a.crop_rle,
-        **common,
-    )
+    for path, array, series, sop, desc, num, inst, rle in (
+        (mpath, mask_arr, mseries, msop, m_desc, m_num, m_inst, a.mask_rle),
+        (cpath, crop, cseries, csop, c_desc, c_num, c_inst, a.crop_rle),
+    ):
+        _write_dicom(path, array, series_uid=series, sop_uid=sop, series_description=desc, series_number=num,
+                     instance_number=inst, rle=rle, patient=acase, study_uid=astudy, laterality=v.laterality,
+                     view=v.view, study_date=_ROI_DATE)
     # the CSV's old TCIA names: mass files crop 000000 / mask 000001, calc files the other way round;
     # with separate series both are 000000.dcm in their own series folder
     if cseries == mseries:

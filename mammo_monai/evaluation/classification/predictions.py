@@ -67,15 +67,22 @@ def _prob_columns(fields: Sequence[str], ls: LabelSet, path: Path) -> tuple[list
 
 
 
-def _parse_lesion_index(value: Any) -> int | None:
+def _parse_number(value: Any, bad: str) -> float | None:
+    """A cell as a float; ``None`` for an empty cell; ``ValueError(bad)`` for a boolean or text that is no number."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, bool):
-        raise ValueError(f"lesion_index {value!r} is not an integer")
+        raise ValueError(bad)
     try:
-        number = float(value)
+        return float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"lesion_index {value!r} is not an integer") from None
+        raise ValueError(bad) from None
+
+
+def _parse_lesion_index(value: Any) -> int | None:
+    number = _parse_number(value, f"lesion_index {value!r} is not an integer")
+    if number is None:
+        return None
     if not number.is_integer() or number < 0:
         raise ValueError(f"lesion_index {value!r} is not an integer >= 0")
     return int(number)
@@ -86,14 +93,9 @@ def _parse_probs(raw: Mapping[str, Any], columns: Sequence[str], positive_only: 
     values = []
     for column in columns:
         value = raw.get(column)
-        if value is None or (isinstance(value, str) and not value.strip()):
+        number = _parse_number(value, f"{column} = {value!r} is not a number")
+        if number is None:
             raise ValueError(f"{column} is missing")
-        if isinstance(value, bool):
-            raise ValueError(f"{column} = {value!r} is not a number")
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"{column} = {value!r} is not a number") from None
         if not math.isfinite(number):
             raise ValueError(f"{column} = {value!r} is not finite")
         if not 0.0 <= number <= 1.0:

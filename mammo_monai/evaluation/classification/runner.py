@@ -5,23 +5,20 @@ datalist, computes the metrics with :mod:`.metrics` and writes :data:`REPORT_FIL
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from monai import __version__ as monai_version
 from sklearn import __version__ as sklearn_version
 
-from ... import __version__
 from ...data.labels import LESION_LEVEL, LabelSet, label_set
 from ...data.problems import ProblemLog
-from ...data.schema import IMAGE, SPLITS, ensure_outside_inputs, ensure_writable, load_datalist
-from ..bootstrap import SharedResamples, bootstrap_by_group
+from ...data.schema import IMAGE, SPLITS
 from ..inputs import resolve_datalist_path
-from ..report import write_csv, write_json
+from ..report import write_csv
+from ..runner import EvaluationRunner, format_problems_and_files
 from .matching import _collect, _entry_counts
 from .metrics import _confusion, _nest, calibration_bins, classification_metrics, youden_threshold
 from .plots import _ci, _num, _plot_curves, _plot_reliability
@@ -38,8 +35,6 @@ REPORT_FILES = {
     "pr": "pr.png",
     "reliability": "reliability.png",
 }
-_CONFIDENCE = 0.95
-_MAX_LISTED_PROBLEMS = 100
 CONVENTIONS = {
     "undefined": "a zero denominator (class never predicted, class absent) gives NaN (null); bootstrap "
                  "resamples giving NaN are counted in n_invalid and left out of the CI",
@@ -69,9 +64,7 @@ class ClassificationReport:
 
 def _check_arguments(split: str, val_pred: Any, fixed_sensitivities: Sequence[float] | float, n_bins: int
                      ) -> tuple[float, ...]:
-    """Raise on a bad argument; the sensitivities as a tuple of floats."""
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    """Raise on a bad argument (the split is known); the sensitivities as a tuple of floats."""
     if val_pred is not None and split == "validation":
         raise ValueError("val_pred chooses the threshold on the validation split; it cannot also be the "
                          "evaluated split (evaluate 'test', or leave val_pred out)")
@@ -83,24 +76,6 @@ def _check_arguments(split: str, val_pred: Any, fixed_sensitivities: Sequence[fl
     if int(n_bins) < 1:
         raise ValueError(f"n_bins must be >= 1, got {n_bins}")
     return sensitivities
-
-
-def _report_paths(pred_path: Path, label_path: Path, val_path: Path | None, out_dir: Path, overwrite: bool
-                  ) -> dict[str, Path]:
-    """Check the inputs exist and the report files may be written; :data:`REPORT_FILES` key -> path."""
-    if not label_path.is_file():
-        raise FileNotFoundError(f"{label_path}: label datalist not found")
-    for path, what in ((pred_path, "prediction file"), (val_path, "validation prediction file")):
-        if path is not None and not path.is_file():
-            raise FileNotFoundError(f"{path}: {what} not found")
-    ensure_outside_inputs(out_dir, pred_path, label_path, val_path)
-    paths = {key: out_dir / name for key, name in REPORT_FILES.items()}
-    inputs = {p.resolve() for p in (pred_path, label_path, val_path) if p is not None}
-    for path in paths.values():
-        if path.resolve() in inputs:
-            raise ValueError(f"{path}: the report would replace an input file; choose another out folder")
-        ensure_writable(path, overwrite)
-    return paths
 
 
 def _choose_threshold(ls: LabelSet, val_path: Path | None, validation_items: Sequence[Mapping[str, Any]],
@@ -125,19 +100,6 @@ def _choose_threshold(ls: LabelSet, val_path: Path | None, validation_items: Seq
                                    "note": f"{info['reason']}: {DEFAULT_THRESHOLD} (the argmax) used instead"}
     return chosen, {"value": chosen, "source": "validation", "method": "youden_j", "validation": validation,
                     "note": "Youden's J on the validation ROC (score >= threshold is positive)"}
-
-
-def _bootstrap_metrics(metric_fn: Callable[[np.ndarray], dict[str, float]], n: int, groups: Sequence[str],
-                       n_resamples: int, seed: int) -> dict[str, Any]:
-    """Every figure of ``metric_fn(indices)`` with its patient bootstrap CI (all from the same draws), nested
-    (``auc/macro`` -> ``{"auc": {"macro": ...}}``)."""
-    shared = SharedResamples(metric_fn)
-    point = shared(np.arange(n))
-    flat = {}
-    for name in point:
-        b = bootstrap_by_group(lambda idx, name=name: shared(idx)[name], groups, int(n_resamples), _CONFIDENCE, seed)
-        flat[name] = {"estimate": b["estimate"], "ci": [b["low"], b["high"]], "n_invalid": b["n_invalid"]}
-    return _nest(flat)
 
 
 def _item_rows(entries: Sequence[dict[str, Any]], ok: Sequence[dict[str, Any]], ls: LabelSet,
@@ -166,21 +128,119 @@ def _calibration(bins: Mapping[str, np.ndarray], n_bins: int, ece: Any, ls: Labe
                       "observed": bins["observed"][i]} for i in range(int(n_bins))]}
 
 
-def _write_files(paths: Mapping[str, Path], rows: Sequence[dict[str, Any]], ls: LabelSet, threshold: float | None,
-                 confusion: Mapping[str, list], problems: ProblemLog, ok: Sequence[Mapping[str, Any]],
-                 metrics: Mapping[str, Any], bins: Mapping[str, np.ndarray], summary: Mapping[str, Any]) -> None:
-    fields = ["image", "lesion_index", "patient_id", "status", "detail", "truth",
-              *(PROB_PREFIX + c for c in ls.classes), "prediction"]
-    fields += ["prediction_at_threshold"] if threshold is not None else []
-    write_csv(rows, paths["per_item"], [*fields, "source"])
-    cm_rows = [{"operating_point": point_name, "truth": ls.classes[t], **dict(zip(ls.classes, counts_row))}
-               for point_name, matrix in confusion.items() for t, counts_row in enumerate(matrix)]
-    write_csv(cm_rows, paths["confusion_matrix"], ["operating_point", "truth", *ls.classes])
-    problems.write_csv(paths["problems"])
-    _plot_curves("roc", ok, ls, metrics).save(paths["roc"])
-    _plot_curves("pr", ok, ls, metrics).save(paths["pr"])
-    _plot_reliability(bins, metrics["ece"], ls).save(paths["reliability"])
-    write_json(summary, paths["metrics"])
+class ClassificationRunner(EvaluationRunner):
+    """The classification task of :class:`~mammo_monai.evaluation.runner.EvaluationRunner`: probability rows matched
+    to the split's items (:mod:`.matching`), the threshold from the validation predictions, then
+    :func:`classification_metrics` with patient bootstrap CIs, confusion matrices and calibration. The arguments are
+    those of :func:`evaluate_classification`."""
+
+    report_files = REPORT_FILES
+
+    def __init__(self, pred: str | os.PathLike, label: str | os.PathLike, out: str | os.PathLike, task: str,
+                 split: str = "test", val_pred: str | os.PathLike | None = None, include_normal: bool = False,
+                 fixed_sensitivities: Sequence[float] | float = (0.9,), n_resamples: int = 2000, seed: int = 0,
+                 n_bins: int = 10, overwrite: bool = False) -> None:
+        self.ls = label_set(task, include_normal=include_normal)
+        super().__init__(pred, label, out, split, n_resamples, seed, overwrite)
+        self.val_path = Path(val_pred) if val_pred is not None else None
+        self.fixed_sensitivities, self.n_bins = fixed_sensitivities, n_bins
+        self.sensitivities: tuple[float, ...] = ()
+        # what evaluate() finds, for write_reports() and the report
+        self.rows: list[dict[str, Any]] = []
+        self.ok: list[dict[str, Any]] = []
+        self.threshold: float | None = None
+        self.confusion: dict[str, list] = {}
+        self.metrics: dict[str, Any] = {}
+        self.bins: dict[str, np.ndarray] = {}
+
+    def check_arguments(self) -> None:
+        super().check_arguments()
+        self.sensitivities = _check_arguments(self.split, self.val_path, self.fixed_sensitivities, self.n_bins)
+
+    def check_inputs(self) -> None:
+        super().check_inputs()
+        for path, what in ((self.pred, "prediction file"), (self.val_path, "validation prediction file")):
+            if path is not None and not path.is_file():
+                raise FileNotFoundError(f"{path}: {what} not found")
+
+    def protected_inputs(self) -> list[tuple[Path | None, str]]:
+        return [*super().protected_inputs(), (self.val_path, "an input file (the validation predictions)")]
+
+    def task_entry(self) -> dict[str, Any]:
+        ls = self.ls
+        return {"name": ls.name, "level": ls.level, "classes": list(ls.classes),
+                "positive": ls.positive if ls.is_binary else None, "include_normal": ls.include_normal,
+                "description": ls.description}
+
+    def input_details(self) -> dict[str, Any]:
+        return {"val_pred": str(self.val_path.resolve()) if self.val_path else None}
+
+    def settings(self) -> dict[str, Any]:
+        return {"fixed_sensitivities": list(self.sensitivities), "n_bins": int(self.n_bins),
+                **self.bootstrap_settings("items", "metric"), "sum_tolerance": SUM_TOLERANCE}
+
+    def versions(self) -> dict[str, str]:
+        return {**super().versions(), "scikit_learn": sklearn_version}
+
+    def evaluate(self, datalist: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, Any]:
+        ls, label_path, split, n_bins = self.ls, self.label, self.split, self.n_bins
+        keys_by_split = {
+            s: {(resolve_datalist_path(i.get(IMAGE), label_path.parent),
+                 i.get(LESION_INDEX) if ls.level == LESION_LEVEL else None)
+                for i in ls.items(datalist[s])}
+            for s in SPLITS
+        }
+
+        def elsewhere(current: str) -> dict[tuple[str | None, int | None], str]:
+            return {key: s for s in SPLITS if s != current for key in keys_by_split[s]}
+
+        entries, row_counts = _collect(self.pred, datalist[split], ls, label_path, split, elsewhere(split),
+                                       self.problems, split)
+        ok = [e for e in entries if e["status"] == "ok"]
+        y = np.array([e["truth_index"] for e in ok], dtype=int)
+        probs = np.array([e["probs"] for e in ok], dtype=float).reshape(len(ok), len(ls.classes))
+        threshold, threshold_info = _choose_threshold(ls, self.val_path, datalist["validation"], label_path,
+                                                      elsewhere("validation"), self.problems)
+        self.threshold = threshold
+
+        # every metric from the same patient resamples; then operating points and calibration
+        metrics = _nest(self.bootstrap(lambda idx: classification_metrics(y[idx], probs[idx], ls.classes, threshold,
+                                                                         self.sensitivities, n_bins),
+                                       len(ok), [e["_group"] for e in ok]))
+        pred_argmax = probs.argmax(axis=1) if len(ok) else np.zeros(0, int)
+        confusion = {"argmax": _confusion(y, pred_argmax, len(ls.classes)).tolist()}
+        pred_threshold = None
+        if threshold is not None:
+            pred_threshold = (probs[:, 1] >= threshold).astype(int)
+            confusion["threshold"] = _confusion(y, pred_threshold, 2).tolist()
+        conf, hit = ((probs[:, 1], y == 1) if ls.is_binary
+                     else ((probs.max(axis=1) if len(ok) else np.zeros(0)), pred_argmax == y))
+        self.bins = calibration_bins(conf, hit, n_bins)
+        self.rows = _item_rows(entries, ok, ls, pred_argmax, pred_threshold)
+        self.ok, self.confusion, self.metrics = ok, confusion, metrics
+        counts = _entry_counts(entries, ls)
+        counts["prediction_rows"] = row_counts
+        return {
+            "counts": counts,
+            "threshold": threshold_info,
+            "metrics": metrics,
+            "confusion_matrix": {"rows": "truth", "columns": "prediction", "classes": list(ls.classes), **confusion},
+            "calibration": _calibration(self.bins, n_bins, metrics["ece"], ls),
+            "conventions": dict(CONVENTIONS),
+        }
+
+    def write_reports(self, summary: dict[str, Any]) -> None:
+        ls, paths = self.ls, self.paths
+        fields = ["image", "lesion_index", "patient_id", "status", "detail", "truth",
+                  *(PROB_PREFIX + c for c in ls.classes), "prediction"]
+        fields += ["prediction_at_threshold"] if self.threshold is not None else []
+        write_csv(self.rows, paths["per_item"], [*fields, "source"])
+        cm_rows = [{"operating_point": point_name, "truth": ls.classes[t], **dict(zip(ls.classes, counts_row))}
+                   for point_name, matrix in self.confusion.items() for t, counts_row in enumerate(matrix)]
+        write_csv(cm_rows, paths["confusion_matrix"], ["operating_point", "truth", *ls.classes])
+        _plot_curves("roc", self.ok, ls, self.metrics).save(paths["roc"])
+        _plot_curves("pr", self.ok, ls, self.metrics).save(paths["pr"])
+        _plot_reliability(self.bins, self.metrics["ece"], ls).save(paths["reliability"])
 
 
 def evaluate_classification(
@@ -225,76 +285,10 @@ def evaluate_classification(
             empty split, a bad argument, a report file that would replace an input.
         FileExistsError: a report file exists and ``overwrite`` is False.
     """
-    ls = label_set(task, include_normal=include_normal)
-    sensitivities = _check_arguments(split, val_pred, fixed_sensitivities, n_bins)
-    pred_path, label_path, out_dir = Path(pred), Path(label), Path(out)
-    val_path = Path(val_pred) if val_pred is not None else None
-    paths = _report_paths(pred_path, label_path, val_path, out_dir, overwrite)
-
-    datalist = load_datalist(label_path)
-    if not datalist[split]:
-        raise ValueError(f"{label_path}: split {split!r} has no item to evaluate")
-    problems = ProblemLog()
-    keys_by_split = {
-        s: {(resolve_datalist_path(i.get(IMAGE), label_path.parent),
-             i.get(LESION_INDEX) if ls.level == LESION_LEVEL else None)
-            for i in ls.items(datalist[s])}
-        for s in SPLITS
-    }
-
-    def elsewhere(current: str) -> dict[tuple[str | None, int | None], str]:
-        return {key: s for s in SPLITS if s != current for key in keys_by_split[s]}
-
-    entries, row_counts = _collect(pred_path, datalist[split], ls, label_path, split, elsewhere(split), problems,
-                                   split)
-    ok = [e for e in entries if e["status"] == "ok"]
-    y = np.array([e["truth_index"] for e in ok], dtype=int)
-    probs = np.array([e["probs"] for e in ok], dtype=float).reshape(len(ok), len(ls.classes))
-    threshold, threshold_info = _choose_threshold(ls, val_path, datalist["validation"], label_path,
-                                                  elsewhere("validation"), problems)
-
-    # ---- metrics with patient bootstrap CIs (every metric from the same draws), operating points, calibration
-    metrics = _bootstrap_metrics(lambda idx: classification_metrics(y[idx], probs[idx], ls.classes, threshold,
-                                                                    sensitivities, n_bins),
-                                 len(ok), [e["_group"] for e in ok], n_resamples, seed)
-    pred_argmax = probs.argmax(axis=1) if len(ok) else np.zeros(0, int)
-    confusion = {"argmax": _confusion(y, pred_argmax, len(ls.classes)).tolist()}
-    pred_threshold = None
-    if threshold is not None:
-        pred_threshold = (probs[:, 1] >= threshold).astype(int)
-        confusion["threshold"] = _confusion(y, pred_threshold, 2).tolist()
-    conf, hit = ((probs[:, 1], y == 1) if ls.is_binary
-                 else ((probs.max(axis=1) if len(ok) else np.zeros(0)), pred_argmax == y))
-    bins = calibration_bins(conf, hit, n_bins)
-    rows = _item_rows(entries, ok, ls, pred_argmax, pred_threshold)
-
-    counts = _entry_counts(entries, ls)
-    counts["prediction_rows"] = row_counts
-    summary: dict[str, Any] = {
-        "task": {"name": ls.name, "level": ls.level, "classes": list(ls.classes),
-                 "positive": ls.positive if ls.is_binary else None, "include_normal": ls.include_normal,
-                 "description": ls.description},
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "inputs": {"pred": str(pred_path.resolve()), "label": str(label_path.resolve()), "split": split,
-                   "val_pred": str(val_path.resolve()) if val_path else None},
-        "settings": {"fixed_sensitivities": list(sensitivities), "n_bins": int(n_bins),
-                     "n_resamples": int(n_resamples), "seed": int(seed), "confidence": _CONFIDENCE,
-                     "bootstrap": "percentile, resampling patients with replacement (all their items); every "
-                                  "metric from the same draws", "sum_tolerance": SUM_TOLERANCE},
-        "counts": counts,
-        "threshold": threshold_info,
-        "metrics": metrics,
-        "confusion_matrix": {"rows": "truth", "columns": "prediction", "classes": list(ls.classes), **confusion},
-        "calibration": _calibration(bins, n_bins, metrics["ece"], ls),
-        "conventions": dict(CONVENTIONS),
-        "problems": {"counts": problems.counts(), "file": str(paths["problems"]),
-                     "first": [str(p) for p in problems.problems[:_MAX_LISTED_PROBLEMS]]},
-        "files": {k: str(v) for k, v in paths.items()},
-        "versions": {"mammo_monai": __version__, "monai": monai_version, "scikit_learn": sklearn_version},
-    }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _write_files(paths, rows, ls, threshold, confusion, problems, ok, metrics, bins, summary)
-    return ClassificationReport(rows=rows, summary=summary, problems=problems, paths=paths)
+    runner = ClassificationRunner(pred, label, out, task, split, val_pred, include_normal, fixed_sensitivities,
+                                  n_resamples, seed, n_bins, overwrite)
+    summary = runner.run()
+    return ClassificationReport(rows=runner.rows, summary=summary, problems=runner.problems, paths=runner.paths)
 
 
 def format_classification_summary(report: ClassificationReport) -> str:
@@ -338,8 +332,5 @@ def format_classification_summary(report: ClassificationReport) -> str:
     for c in task["classes"]:
         lines.append(f"{c:<24} " + " ".join(f"{_num(m[g][c]['estimate']):>6}"
                                              for g in ("auc", "precision", "recall", "specificity", "f1")))
-    if len(report.problems):
-        kinds = ", ".join(f"{k}: {v}" for k, v in report.problems.counts().items())
-        lines.append(f"problems: {len(report.problems)} ({kinds}) -> {report.paths.get('problems')}")
-    lines += [f"wrote {path}" for path in report.paths.values()]
+    lines += format_problems_and_files(report.problems, report.paths)
     return "\n".join(lines)

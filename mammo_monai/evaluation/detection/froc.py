@@ -11,11 +11,8 @@ from typing import Any
 import numpy as np
 from monai.metrics import compute_froc_score
 
-from ..bootstrap import SharedResamples, bootstrap_by_group
-
 #: the false-positive-per-image rates of the sensitivities and their mean (CPM)
 FP_RATES = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
-_CONFIDENCE = 0.95
 _ALL = "all"
 
 
@@ -170,20 +167,6 @@ class _FrocData:
                     np.full(self.band_rates.size, math.nan)
                 out.update({f"band/{i}": float(v) for i, v in enumerate(band)})
         return out
-
-
-
-def _bootstrap(data: _FrocData, groups: Sequence[str], n_resamples: int, seed: int) -> dict[str, dict[str, Any]]:
-    """``{figure: {"estimate", "ci", "n_invalid"}}`` for every figure of :meth:`_FrocData.__call__`, all from
-    the same patient resamples."""
-    shared = SharedResamples(data)
-    point = shared(np.arange(data.n_images))
-    flat = {}
-    for name in point:
-        b = bootstrap_by_group(lambda idx, name=name: shared(idx)[name], groups, int(n_resamples), _CONFIDENCE,
-                               seed)
-        flat[name] = {"estimate": b["estimate"], "ci": [b["low"], b["high"]], "n_invalid": b["n_invalid"]}
-    return flat
 
 
 

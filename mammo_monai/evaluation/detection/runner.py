@@ -8,27 +8,16 @@ import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from monai import __version__ as monai_version
 
-from ... import __version__
 from ...data.problems import ProblemLog
-from ...data.schema import LESION_TYPES, SPLITS, ensure_outside_inputs, ensure_writable, load_datalist
-from ..report import write_csv, write_json
-from .froc import (
-    _ALL,
-    _CONFIDENCE,
-    FP_RATES,
-    _bootstrap,
-    _curve_rows,
-    _FrocData,
-    _nest_metrics,
-    _operating_points,
-)
+from ...data.schema import LESION_TYPES
+from ..report import write_csv
+from ..runner import EvaluationRunner, format_problems_and_files
+from .froc import _ALL, FP_RATES, _curve_rows, _FrocData, _nest_metrics, _operating_points
 from .matching import (
     _evaluate_image,
     _image_shape,
@@ -52,7 +41,6 @@ REPORT_FILES = {
 }
 PER_LESION_FIELDS = ("image", "patient_id", "lesion_index", "type", "pathology", "role", "rule", "image_status",
                      "hit", "score", "hit_by", "n_hits", "mask")
-_MAX_LISTED_PROBLEMS = 100
 _BAND_POINTS = 49  # FP rates of the plotted curve and its CI band
 CONVENTIONS = {
     "hit": "a candidate hits a lesion when its centre is inside the lesion's mask, else within its radius "
@@ -102,10 +90,9 @@ def _rate_label(rate: float) -> str:
 
 
 
-def _check_arguments(split: str, lesion_types: Sequence[str] | str, fp_rates: Sequence[float] | float
+def _check_arguments(lesion_types: Sequence[str] | str, fp_rates: Sequence[float] | float
                      ) -> tuple[tuple[str, ...], tuple[float, ...]]:
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    """Raise on bad lesion types or rates; both as tuples (the types deduplicated, the rates sorted)."""
     if isinstance(lesion_types, str):
         lesion_types = [t.strip() for t in lesion_types.split(",") if t.strip()]
     types = tuple(dict.fromkeys(str(t) for t in lesion_types))
@@ -118,23 +105,6 @@ def _check_arguments(split: str, lesion_types: Sequence[str] | str, fp_rates: Se
     if not rates or not all(math.isfinite(r) and r > 0 for r in rates):
         raise ValueError(f"fp_rates must be positive numbers, got {list(fp_rates)}")
     return types, rates
-
-
-def _report_paths(pred_dir: Path, label_path: Path, out_dir: Path, overwrite: bool) -> dict[str, Path]:
-    """Check the inputs exist and the report files may be written; :data:`REPORT_FILES` key -> path."""
-    if not label_path.is_file():
-        raise FileNotFoundError(f"{label_path}: label datalist not found")
-    if not pred_dir.exists():
-        raise FileNotFoundError(f"{pred_dir}: prediction folder not found")
-    if not pred_dir.is_dir():
-        raise NotADirectoryError(f"{pred_dir}: expected a folder of per-image .json detection files")
-    ensure_outside_inputs(out_dir, pred_dir, label_path)
-    paths = {key: out_dir / name for key, name in REPORT_FILES.items()}
-    for path in paths.values():
-        if path.resolve() == label_path.resolve():
-            raise ValueError(f"{path}: the report would replace the label datalist; choose another out folder")
-        ensure_writable(path, overwrite)
-    return paths
 
 
 def _usable(entry: dict[str, Any], pred_dir: Path, problems: ProblemLog) -> None:
@@ -226,6 +196,86 @@ def _counts(entries: Sequence[dict[str, Any]], evaluated: Sequence[dict[str, Any
     }
 
 
+class DetectionRunner(EvaluationRunner):
+    """The detection task of :class:`~mammo_monai.evaluation.runner.EvaluationRunner`: per-image candidate files
+    matched to the split's items, hits per lesion (:mod:`.matching`), then the FROC (:mod:`.froc`) with patient
+    bootstrap CIs overall and per lesion type. The arguments are those of :func:`evaluate_detection`."""
+
+    task = "detection"
+    report_files = REPORT_FILES
+
+    def __init__(self, pred: str | os.PathLike, label: str | os.PathLike, out: str | os.PathLike, split: str = "test",
+                 lesion_types: Sequence[str] | str = DEFAULT_LESION_TYPES, fp_rates: Sequence[float] | float = FP_RATES,
+                 n_resamples: int = 2000, seed: int = 0, overwrite: bool = False) -> None:
+        super().__init__(pred, label, out, split, n_resamples, seed, overwrite)
+        self.lesion_types, self.fp_rates = lesion_types, fp_rates
+        self.types: tuple[str, ...] = ()
+        self.rates: tuple[float, ...] = ()
+        self.files: list = []
+        # what evaluate() finds, for write_reports() and the report
+        self.entries: list[dict[str, Any]] = []
+        self.lesion_rows: list[dict[str, Any]] = []
+        self.images: list[dict[str, Any]] = []
+        self.lesions: list[dict[str, Any]] = []
+
+    def check_arguments(self) -> None:
+        super().check_arguments()
+        self.types, self.rates = _check_arguments(self.lesion_types, self.fp_rates)
+
+    def check_inputs(self) -> None:
+        super().check_inputs()
+        if not self.pred.exists():
+            raise FileNotFoundError(f"{self.pred}: prediction folder not found")
+        if not self.pred.is_dir():
+            raise NotADirectoryError(f"{self.pred}: expected a folder of per-image .json detection files")
+
+    def prepare(self) -> None:
+        self.files = _prediction_files(self.pred, {os.path.realpath(p) for p in self.paths.values()})
+        if not self.files:
+            raise ValueError(f"{self.pred}: no .json prediction file found")
+
+    def settings(self) -> dict[str, Any]:
+        return {"lesion_types": list(self.types), "fp_rates": list(self.rates),
+                **self.bootstrap_settings("images", "figure")}
+
+    def evaluate(self, datalist: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, Any]:
+        types, rates, split, problems = self.types, self.rates, self.split, self.problems
+        base = self.label.resolve().parent
+        entries, by_key = _item_entries(datalist[split], base, self.label, split, problems)
+        file_counts = _match_predictions(self.files, by_key, base, split, _other_splits(datalist, split, base),
+                                         problems)
+        lesion_rows, fp_scores, image_lesions, evaluated = _evaluate_images(entries, types, base, self.pred, problems)
+
+        # the FROC with patient bootstrap CIs (every figure from the same draws)
+        self.xlim = (min(rates) / 2.0, max(rates) * 2.0)
+        band_rates = np.unique(np.concatenate([np.geomspace(*self.xlim, _BAND_POINTS), rates]))
+        self.data = _FrocData(fp_scores, image_lesions, [_ALL, *types], rates, band_rates)
+        self.flat = self.bootstrap(self.data, self.data.n_images, [e["_group"] for e in evaluated])
+        fps, sensitivity, thresholds = self.data.curve(_ALL)
+        operating = _operating_points(fps, sensitivity, thresholds, rates) if self.data.n_images else {}
+        _add_fp_columns(entries, operating, rates)
+        self.entries, self.lesion_rows = entries, lesion_rows
+        return {
+            "counts": _counts(entries, evaluated, lesion_rows, types, file_counts),
+            "metrics": _nest_metrics(self.flat, [_ALL, *types], rates),
+            "operating_points": operating,
+            "conventions": {k: v.format(types=list(types)) for k, v in CONVENTIONS.items()},
+        }
+
+    def write_reports(self, summary: dict[str, Any]) -> None:
+        types, paths = self.types, self.paths
+        image_fields = ["image", "patient_id", "status", "detail", "prediction", "match", "n_candidates",
+                        "n_target_lesions", "n_lesions_hit", "n_tp_candidates", "n_ignored_candidates", "n_fp",
+                        "max_fp_score", *(_rate_label(r) for r in self.rates), "fp_scores"]
+        self.images = [{k: e.get(k) for k in image_fields} for e in self.entries]
+        self.lesions = [{k: r[k] for k in PER_LESION_FIELDS} for r in self.lesion_rows]
+        write_csv(self.images, paths["per_image"], image_fields)
+        write_csv(self.lesions, paths["per_lesion"], PER_LESION_FIELDS)
+        write_csv(_curve_rows(self.data, types), paths["curve"],
+                  ["threshold", "n_fp", "fp_per_image", "sensitivity", *(f"sensitivity_{t}" for t in types)])
+        _plot_froc(self.data, self.flat, types, self.rates, self.xlim).save(paths["froc"])
+
+
 def evaluate_detection(
     pred: str | os.PathLike,
     label: str | os.PathLike,
@@ -258,64 +308,10 @@ def evaluate_detection(
             any ``.json`` file, an empty split, a bad argument, a report file that would replace the datalist.
         FileExistsError: a report file exists and ``overwrite`` is False.
     """
-    types, rates = _check_arguments(split, lesion_types, fp_rates)
-    pred_dir, label_path, out_dir = Path(pred), Path(label), Path(out)
-    paths = _report_paths(pred_dir, label_path, out_dir, overwrite)
-    files = _prediction_files(pred_dir, {os.path.realpath(p) for p in paths.values()})
-    if not files:
-        raise ValueError(f"{pred_dir}: no .json prediction file found")
-
-    datalist = load_datalist(label_path)
-    if not datalist[split]:
-        raise ValueError(f"{label_path}: split {split!r} has no item to evaluate")
-    base = label_path.resolve().parent
-    problems = ProblemLog()
-    entries, by_key = _item_entries(datalist[split], base, label_path, split, problems)
-    file_counts = _match_predictions(files, by_key, base, split, _other_splits(datalist, split, base), problems)
-    lesion_rows, fp_scores, image_lesions, evaluated = _evaluate_images(entries, types, base, pred_dir, problems)
-
-    # ---- FROC with patient bootstrap CIs (every figure from the same draws)
-    xlim = (min(rates) / 2.0, max(rates) * 2.0)
-    band_rates = np.unique(np.concatenate([np.geomspace(*xlim, _BAND_POINTS), rates]))
-    data = _FrocData(fp_scores, image_lesions, [_ALL, *types], rates, band_rates)
-    flat = _bootstrap(data, [e["_group"] for e in evaluated], n_resamples, seed)
-    fps, sensitivity, thresholds = data.curve(_ALL)
-    operating = _operating_points(fps, sensitivity, thresholds, rates) if data.n_images else {}
-    _add_fp_columns(entries, operating, rates)
-
-    summary: dict[str, Any] = {
-        "task": "detection",
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "inputs": {"pred": str(pred_dir.resolve()), "label": str(label_path.resolve()), "split": split},
-        "settings": {"lesion_types": list(types), "fp_rates": list(rates), "n_resamples": int(n_resamples),
-                     "seed": int(seed), "confidence": _CONFIDENCE,
-                     "bootstrap": "percentile, resampling patients with replacement (all their images); every "
-                                  "figure from the same draws"},
-        "counts": _counts(entries, evaluated, lesion_rows, types, file_counts),
-        "metrics": _nest_metrics(flat, [_ALL, *types], rates),
-        "operating_points": operating,
-        "conventions": {k: v.format(types=list(types)) for k, v in CONVENTIONS.items()},
-        "problems": {"counts": problems.counts(), "file": str(paths["problems"]),
-                     "first": [str(p) for p in problems.problems[:_MAX_LISTED_PROBLEMS]]},
-        "files": {k: str(v) for k, v in paths.items()},
-        "versions": {"mammo_monai": __version__, "monai": monai_version},
-    }
-
-    # ---- files
-    out_dir.mkdir(parents=True, exist_ok=True)
-    image_fields = ["image", "patient_id", "status", "detail", "prediction", "match", "n_candidates",
-                    "n_target_lesions", "n_lesions_hit", "n_tp_candidates", "n_ignored_candidates", "n_fp",
-                    "max_fp_score", *(_rate_label(r) for r in rates), "fp_scores"]
-    images = [{k: e.get(k) for k in image_fields} for e in entries]
-    lesions = [{k: r[k] for k in PER_LESION_FIELDS} for r in lesion_rows]
-    write_csv(images, paths["per_image"], image_fields)
-    write_csv(lesions, paths["per_lesion"], PER_LESION_FIELDS)
-    write_csv(_curve_rows(data, types), paths["curve"],
-              ["threshold", "n_fp", "fp_per_image", "sensitivity", *(f"sensitivity_{t}" for t in types)])
-    problems.write_csv(paths["problems"])
-    _plot_froc(data, flat, types, rates, xlim).save(paths["froc"])
-    write_json(summary, paths["metrics"])
-    return DetectionReport(images=images, lesions=lesions, summary=summary, problems=problems, paths=paths)
+    runner = DetectionRunner(pred, label, out, split, lesion_types, fp_rates, n_resamples, seed, overwrite)
+    summary = runner.run()
+    return DetectionReport(images=runner.images, lesions=runner.lesions, summary=summary, problems=runner.problems,
+                           paths=runner.paths)
 
 
 def format_detection_summary(report: DetectionReport) -> str:
@@ -357,8 +353,5 @@ def format_detection_summary(report: DetectionReport) -> str:
                                           for _, g, _ in groups).rstrip())
     lines.append(f"{'hit (any)':<10}" + "".join(f"{_num(g['max_sensitivity']['estimate']):<{width}}"
                                                 for _, g, _ in groups).rstrip())
-    if len(report.problems):
-        kinds = ", ".join(f"{k}: {v}" for k, v in report.problems.counts().items())
-        lines.append(f"problems: {len(report.problems)} ({kinds}) -> {report.paths.get('problems')}")
-    lines += [f"wrote {path}" for path in report.paths.values()]
+    lines += format_problems_and_files(report.problems, report.paths)
     return "\n".join(lines)

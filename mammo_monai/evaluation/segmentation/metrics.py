@@ -12,10 +12,9 @@ import numpy as np
 import torch
 from monai.metrics import compute_dice, compute_hausdorff_distance, compute_iou
 
-from ..bootstrap import bootstrap_ci
+from ..bootstrap import CONFIDENCE, bootstrap_ci
 
 METRICS = ("dice", "iou", "hd95_px", "hd95_mm")
-_CONFIDENCE = 0.95
 
 
 def binarize_prediction(array: np.ndarray, threshold: float = 0.5) -> np.ndarray:
@@ -126,7 +125,7 @@ def _summarise_subset(rows: Sequence[Mapping[str, Any]], n_resamples: int, seed:
         values = np.array([r[metric] for r in rows], dtype=float)
         entry: dict[str, Any] = {}
         for stat in ("mean", "median"):
-            ci = bootstrap_ci(values, groups, statistic=stat, n_resamples=n_resamples, confidence=_CONFIDENCE,
+            ci = bootstrap_ci(values, groups, statistic=stat, n_resamples=n_resamples, confidence=CONFIDENCE,
                               seed=seed)
             entry[stat] = ci["estimate"]
             entry[f"{stat}_ci"] = [ci["low"], ci["high"]]

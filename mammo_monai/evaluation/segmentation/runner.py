@@ -7,33 +7,21 @@ from __future__ import annotations
 import math
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from monai import __version__ as monai_version
 
-from ... import __version__
 from ...data.problems import ProblemLog
-from ...data.schema import (
-    IMAGE,
-    LABEL,
-    PATHOLOGIES,
-    PATHOLOGY,
-    PATIENT_ID,
-    SPLITS,
-    ensure_outside_inputs,
-    ensure_writable,
-    load_datalist,
-)
+from ...data.schema import IMAGE, LABEL, PATHOLOGIES, PATHOLOGY, PATIENT_ID
 from ..inputs import file_stem, image_shape_and_spacing, read_mask, resolve_datalist_path
-from ..report import write_csv, write_json
+from ..report import write_csv
+from ..runner import EvaluationRunner, format_problems_and_files
 from .matching import PRED, _load_pred_datalist, match_prediction_folder
-from .metrics import _CONFIDENCE, METRICS, _spacing_pair, _summarise_subset, binarize_prediction, segmentation_metrics
+from .metrics import METRICS, _spacing_pair, _summarise_subset, binarize_prediction, segmentation_metrics
 from .overlays import _overlay_sheet
 
 CSV_FIELDS = ("image", "patient_id", "pathology", "status", "dice", "iou", "hd95_px", "hd95_mm",
@@ -44,7 +32,6 @@ REPORT_FILES = {
     "problems": "segmentation_problems.csv",
     "overlays": "segmentation_overlays.png",
 }
-_MAX_LISTED_PROBLEMS = 100  # problems listed in the JSON summary (all of them are in the CSV)
 CONVENTIONS = {
     "both_empty": "dice 1, iou 1, hd95 0",
     "one_empty": "dice 0, iou 0, hd95 NaN (left out of hd95 mean/median, counted in n_nan)",
@@ -69,22 +56,6 @@ class SegmentationReport:
     summary: dict[str, Any]
     problems: ProblemLog
     paths: dict[str, Path] = field(default_factory=dict)
-
-
-def _report_paths(pred_path: Path, label_path: Path, out_dir: Path, overlays: int, overwrite: bool
-                  ) -> dict[str, Path]:
-    """Check the inputs exist and the report files may be written; :data:`REPORT_FILES` key -> path."""
-    if not label_path.is_file():
-        raise FileNotFoundError(f"{label_path}: label datalist not found")
-    if not pred_path.exists():
-        raise FileNotFoundError(f"{pred_path}: prediction folder or datalist not found")
-    if not pred_path.is_dir() and pred_path.suffix.lower() != ".json":
-        raise ValueError(f"{pred_path}: expected a folder of masks or a datalist .json with {PRED!r} keys")
-    ensure_outside_inputs(out_dir, pred_path, label_path)
-    paths = {key: out_dir / name for key, name in REPORT_FILES.items() if key != "overlays" or overlays}
-    for path in paths.values():
-        ensure_writable(path, overwrite)
-    return paths
 
 
 def _match_items(pred_path: Path, images: Sequence[str | None], problems: ProblemLog
@@ -178,6 +149,86 @@ def _counts(rows: Sequence[dict[str, Any]], ok: Sequence[dict[str, Any]]) -> dic
     }
 
 
+class SegmentationRunner(EvaluationRunner):
+    """The segmentation task of :class:`~mammo_monai.evaluation.runner.EvaluationRunner`: masks matched to the
+    split's images, :func:`segmentation_metrics` per image, the mean and median of each metric with patient
+    bootstrap CIs per subset. The arguments are those of :func:`evaluate_segmentation`."""
+
+    task = "segmentation"
+    report_files = REPORT_FILES
+    summary_file = "summary"
+    list_files = False
+
+    def __init__(self, pred: str | os.PathLike, label: str | os.PathLike, out: str | os.PathLike, split: str = "test",
+                 threshold: float = 0.5, spacing: float | Sequence[float] | None = None, n_resamples: int = 2000,
+                 seed: int = 0, overlays: int = 4, overwrite: bool = False) -> None:
+        super().__init__(pred, label, out, split, n_resamples, seed, overwrite)
+        self.threshold, self.spacing, self.overlays = threshold, spacing, overlays
+        self.fixed_spacing: tuple[float, float] | None = None
+        self.report_files = {k: v for k, v in REPORT_FILES.items() if k != "overlays" or overlays}
+        self.rows: list[dict[str, Any]] = []
+
+    def check_arguments(self) -> None:
+        super().check_arguments()
+        if not 0.0 <= float(self.threshold) <= 1.0:
+            raise ValueError(f"threshold must be in [0, 1], got {self.threshold}")
+        if int(self.overlays) < 0:
+            raise ValueError(f"overlays must be >= 0, got {self.overlays}")
+        self.fixed_spacing = _spacing_pair(self.spacing)
+
+    def check_inputs(self) -> None:
+        super().check_inputs()
+        if not self.pred.exists():
+            raise FileNotFoundError(f"{self.pred}: prediction folder or datalist not found")
+        if not self.pred.is_dir() and self.pred.suffix.lower() != ".json":
+            raise ValueError(f"{self.pred}: expected a folder of masks or a datalist .json with {PRED!r} keys")
+
+    def input_details(self) -> dict[str, Any]:
+        return {"pred_kind": "folder" if self.pred.is_dir() else "datalist"}
+
+    def settings(self) -> dict[str, Any]:
+        return {"threshold": float(self.threshold),
+                "spacing": list(self.fixed_spacing) if self.fixed_spacing else None,
+                **self.bootstrap_settings("images"), "overlays": int(self.overlays)}
+
+    def versions(self) -> dict[str, str]:
+        return {**super().versions(), "torch": torch.__version__}
+
+    def evaluate(self, datalist: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, Any]:
+        items, label_path, split = datalist[self.split], self.label, self.split
+        base = label_path.parent
+        images = [resolve_datalist_path(item.get(IMAGE), base) for item in items]
+        preds = _match_items(self.pred, images, self.problems)
+        for n, (item, image, (pred_file, match)) in enumerate(zip(items, images, preds)):
+            patient = item.get(PATIENT_ID)
+            row: dict[str, Any] = {
+                "image": image, "patient_id": patient, "pathology": item.get(PATHOLOGY), "status": "ok",
+                **dict.fromkeys(METRICS, float("nan")), "tp": None, "fp": None, "fn": None,
+                "gt_empty": None, "pred_empty": None, "label": resolve_datalist_path(item.get(LABEL), base),
+                "pred": pred_file, "match": match if pred_file else None, "_match": match,
+                "_group": patient if patient not in (None, "") else f"image:{image}",
+            }
+            self.rows.append(row)
+            _score_row(row, f"{label_path}#{split}[{n}]", images, split, self.pred, self.threshold,
+                       self.fixed_spacing, self.problems)
+        ok = [r for r in self.rows if r["status"] == "ok"]
+        n_resamples, seed = self.n_resamples, self.seed
+        return {
+            "conventions": dict(CONVENTIONS),
+            "counts": _counts(self.rows, ok),
+            "metrics": {"all": _summarise_subset(ok, n_resamples, seed),
+                        "lesion": _summarise_subset([r for r in ok if not r["gt_empty"]], n_resamples, seed)},
+            "by_pathology": {p: _summarise_subset([r for r in ok if r["pathology"] == p], n_resamples, seed)
+                             for p in PATHOLOGIES if any(r["pathology"] == p for r in ok)},
+        }
+
+    def write_reports(self, summary: dict[str, Any]) -> None:
+        write_csv(self.rows, self.paths["metrics"], CSV_FIELDS)
+        if self.overlays:
+            _overlay_sheet(self.rows, int(self.overlays), float(self.threshold)).save(self.paths["overlays"])
+            summary["overlays"] = str(self.paths["overlays"])
+
+
 def evaluate_segmentation(
     pred: str | os.PathLike,
     label: str | os.PathLike,
@@ -226,77 +277,10 @@ def evaluate_segmentation(
     ``ambiguous_prediction`` (several files matched; the first is used) and ``missing_patient_id`` (the
     image is then its own patient in the bootstrap).
     """
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    if not 0.0 <= float(threshold) <= 1.0:
-        raise ValueError(f"threshold must be in [0, 1], got {threshold}")
-    if int(overlays) < 0:
-        raise ValueError(f"overlays must be >= 0, got {overlays}")
-    fixed_spacing = _spacing_pair(spacing)
-    pred_path, label_path, out_dir = Path(pred), Path(label), Path(out_dir)
-    paths = _report_paths(pred_path, label_path, out_dir, overlays, overwrite)
-
-    problems = ProblemLog()
-    items = load_datalist(label_path)[split]
-    if not items:
-        raise ValueError(f"{label_path}: split {split!r} has no item to evaluate")
-    base = label_path.parent
-    images = [resolve_datalist_path(item.get(IMAGE), base) for item in items]
-    preds = _match_items(pred_path, images, problems)
-
-    # ---- per image
-    rows: list[dict[str, Any]] = []
-    for n, (item, image, (pred_file, match)) in enumerate(zip(items, images, preds)):
-        patient = item.get(PATIENT_ID)
-        row: dict[str, Any] = {
-            "image": image, "patient_id": patient, "pathology": item.get(PATHOLOGY), "status": "ok",
-            **dict.fromkeys(METRICS, float("nan")), "tp": None, "fp": None, "fn": None,
-            "gt_empty": None, "pred_empty": None, "label": resolve_datalist_path(item.get(LABEL), base),
-            "pred": pred_file, "match": match if pred_file else None, "_match": match,
-            "_group": patient if patient not in (None, "") else f"image:{image}",
-        }
-        rows.append(row)
-        _score_row(row, f"{label_path}#{split}[{n}]", images, split, pred_path, threshold, fixed_spacing, problems)
-
-    # ---- summary
-    ok = [r for r in rows if r["status"] == "ok"]
-    metrics: dict[str, Any] = {
-        "all": _summarise_subset(ok, n_resamples, seed),
-        "lesion": _summarise_subset([r for r in ok if not r["gt_empty"]], n_resamples, seed),
-    }
-    by_pathology = {
-        p: _summarise_subset([r for r in ok if r["pathology"] == p], n_resamples, seed)
-        for p in PATHOLOGIES
-        if any(r["pathology"] == p for r in ok)
-    }
-    summary: dict[str, Any] = {
-        "task": "segmentation",
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "inputs": {"pred": str(pred_path.resolve()), "label": str(label_path.resolve()), "split": split,
-                   "pred_kind": "folder" if pred_path.is_dir() else "datalist"},
-        "settings": {"threshold": float(threshold), "spacing": list(fixed_spacing) if fixed_spacing else None,
-                     "n_resamples": int(n_resamples), "seed": int(seed), "confidence": _CONFIDENCE,
-                     "bootstrap": "percentile, resampling patients with replacement (all their images)",
-                     "overlays": int(overlays)},
-        "conventions": dict(CONVENTIONS),
-        "counts": _counts(rows, ok),
-        "metrics": metrics,
-        "by_pathology": by_pathology,
-        "problems": {"counts": problems.counts(), "file": str(paths["problems"]),
-                     "first": [str(p) for p in problems.problems[:_MAX_LISTED_PROBLEMS]]},
-        "versions": {"mammo_monai": __version__, "monai": monai_version, "torch": torch.__version__},
-    }
-
-    # ---- files
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_csv(rows, paths["metrics"], CSV_FIELDS)
-    problems.write_csv(paths["problems"])
-    if overlays:
-        _overlay_sheet(rows, int(overlays), float(threshold)).save(paths["overlays"])
-        summary["overlays"] = str(paths["overlays"])
-    write_json(summary, paths["summary"])
-    public_rows = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
-    return SegmentationReport(rows=public_rows, summary=summary, problems=problems, paths=paths)
+    runner = SegmentationRunner(pred, label, out_dir, split, threshold, spacing, n_resamples, seed, overlays, overwrite)
+    summary = runner.run()
+    public_rows = [{k: v for k, v in r.items() if not k.startswith("_")} for r in runner.rows]
+    return SegmentationReport(rows=public_rows, summary=summary, problems=runner.problems, paths=runner.paths)
 
 
 def format_segmentation_summary(report: SegmentationReport) -> str:
@@ -331,8 +315,5 @@ def format_segmentation_summary(report: SegmentationReport) -> str:
                          f"   n={m['n']}" + (f" ({m['n_nan']} undefined)" if m["n_nan"] else ""))
     lines.append(f"empty masks: both {counts['both_empty']}, false positive {counts['false_positive']}, "
                  f"missed {counts['missed']}; hd95 undefined for {counts['hd95_undefined']}")
-    if len(report.problems):
-        kinds = ", ".join(f"{k}: {v}" for k, v in report.problems.counts().items())
-        lines.append(f"problems: {len(report.problems)} ({kinds}) -> {report.paths.get('problems')}")
-    lines += [f"wrote {path}" for path in report.paths.values()]
+    lines += format_problems_and_files(report.problems, report.paths)
     return "\n".join(lines)
