@@ -211,19 +211,19 @@ class Cli:
 
     def two_stage_cv(self, datalist: str, out: str, folds: int = 5, seed: int = 0, lesion_types: list | None = None,
                      spatial_size: int = 256, n_resamples: int = 2000, crop_embedding: bool = False,
-                     blend_lesions: int = 0) -> None:
+                     blend_lesions: int = 0, blend_seed: int | None = None) -> None:
         """Two-stage mass detection cross-validated by woman (blob candidates, then a gradient-boosting false-positive
         classifier with and without the other breast's features): FROC of each arm on the same folds as `cv`.
         --crop_embedding True: two more arms with CNN features of two-scale candidate crops (an autoencoder
         pretrained on every film's unlabelled crops, and the same network untrained as the control).
         --blend_lesions N: one more arm whose stage 2 also learns from each training mass blended into N normal
-        films of the fold's other training women."""
+        films of the fold's other training women (--blend_seed S: draw them with another seed)."""
         from .engines.two_stage_detection import cross_validate_two_stage, format_two_stage_markdown
 
         print(format_two_stage_markdown(cross_validate_two_stage(
             datalist, out, n_folds=folds, seed=seed, lesion_types=lesion_types or ["mass"],
             spatial_size=spatial_size, n_resamples=n_resamples, crop_embedding=bool(crop_embedding),
-            blend_lesions=int(blend_lesions))))
+            blend_lesions=int(blend_lesions), blend_seed=None if blend_seed is None else int(blend_seed))))
 
     def film_classifier_cv(self, datalist: str, out: str, folds: int = 5, seed: int = 0,
                            candidates_cache: str | None = None, n_resamples: int = 2000) -> None:

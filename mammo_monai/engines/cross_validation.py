@@ -316,19 +316,11 @@ def run_cross_validation(
     """
     bundle_dir = Path(bundle).resolve()
     name = bundle_dir.name
-    kind = BUNDLE_KINDS.get(name)
-    if kind is None:
-        raise CrossValidationError(f"{bundle_dir}: no cross-validation for bundle {name!r}; known: "
-                                   f"{sorted(BUNDLE_KINDS)}")
-    for needed in ("train.json", "inference.json", "metadata.json", "logging.conf"):
-        _config_path(bundle_dir, needed)
+    kind = _bundle_kind(bundle_dir, fold_ensemble, train_from is not None)
     overrides = dict(overrides or {})
     config_paths = [str(_config_path(bundle_dir, c)) for c in configs]
     task = bundle_setting(bundle_dir, config_paths, overrides, "task")
     include_normal = bool(bundle_setting(bundle_dir, config_paths, overrides, "include_normal", False))
-    if fold_ensemble and (kind != "classification" or train_from is not None):
-        raise CrossValidationError(f"{bundle_dir}: fold_ensemble is measured for the classification bundles and "
-                                   "trains its own members (no train_from)")
     if kind == "classification" and task is None:
         raise CrossValidationError(f"{bundle_dir}: its configs name no literal 'task' (give --overrides "
                                    "'{\"task\": ...}')")
@@ -361,10 +353,9 @@ def run_cross_validation(
 
     if kind == "classification":
         # a fold ensemble's threshold comes from its members' scores of all the fold's training women
-        scored_folds = [{"validation": [*f["training"], *f["validation"]], "test": f["test"]} for f in folds] \
-            if fold_ensemble else folds
-        report = _score_classification(bundle_dir, fold_dirs, scored_folds, out_dir, task, include_normal,
-                                       n_resamples, seed)
+        scored = [{"validation": [*f["training"], *f["validation"]], "test": f["test"]} for f in folds]
+        report = _score_classification(bundle_dir, fold_dirs, scored if fold_ensemble else folds, out_dir, task,
+                                       include_normal, n_resamples, seed)
     elif kind == "detection":
         report = _score_pooled_folder(kind, fold_dirs, folds, out_dir, lesion_types, n_resamples, seed)
     else:
@@ -379,17 +370,41 @@ def run_cross_validation(
         wall_seconds_this_run=time.perf_counter() - cv_start,
         wall_seconds_steps=sum(f.seconds(s) for f in fold_dirs
                                for s in ("training", *(f"inferring_{x}" for x in _INFER_SPLITS[kind]))),
-        command=shlex.join(["mammo-monai", "cv", str(Path(bundle)), "--datalist", str(datalist), "--out", str(out),
-                            "--folds", str(n_folds), "--configs", json.dumps(list(configs)),
-                            "--overrides", json.dumps(overrides), "--seed", str(seed),
-                            *(["--infer_overrides", json.dumps(infer_overrides)] if infer_overrides else []),
-                            *(["--train_from", str(train_from)] if train_from is not None else []),
-                            *(["--gate_cache", str(gate_cache)] if gate_cache is not None else []),
-                            *(["--fold_ensemble", "True"] if fold_ensemble else [])]),
+        command=_cv_command(bundle, datalist, out, n_folds, configs, overrides, seed, infer_overrides, train_from,
+                            gate_cache, fold_ensemble),
     )
     write_json(report, out_dir / "cv_report.json")
     atomic_write_text(out_dir / "cv_report.md", format_cv_markdown(report))
     return report
+
+
+def _bundle_kind(bundle_dir: Path, fold_ensemble: bool, has_train_from: bool) -> str:
+    """The bundle's kind (:data:`BUNDLE_KINDS`), refused when unknown, when a config is missing, or when a fold
+    ensemble is asked of a kind it is not measured for or with earlier fold models (it trains its own members)."""
+    kind = BUNDLE_KINDS.get(bundle_dir.name)
+    if kind is None:
+        raise CrossValidationError(f"{bundle_dir}: no cross-validation for bundle {bundle_dir.name!r}; known: "
+                                   f"{sorted(BUNDLE_KINDS)}")
+    for needed in ("train.json", "inference.json", "metadata.json", "logging.conf"):
+        _config_path(bundle_dir, needed)
+    if fold_ensemble and (kind != "classification" or has_train_from):
+        raise CrossValidationError(f"{bundle_dir}: fold_ensemble is measured for the classification bundles and "
+                                   "trains its own members (no train_from)")
+    return kind
+
+
+def _cv_command(bundle: str | os.PathLike, datalist: str | os.PathLike, out: str | os.PathLike, n_folds: int,
+                configs: Sequence[str], overrides: Mapping[str, Any], seed: int, infer_overrides: Mapping[str, Any],
+                train_from: str | os.PathLike | None, gate_cache: str | os.PathLike | None,
+                fold_ensemble: bool) -> str:
+    """The ``mammo-monai cv`` command line that reproduces a run."""
+    return shlex.join(["mammo-monai", "cv", str(Path(bundle)), "--datalist", str(datalist), "--out", str(out),
+                       "--folds", str(n_folds), "--configs", json.dumps(list(configs)),
+                       "--overrides", json.dumps(dict(overrides)), "--seed", str(seed),
+                       *(["--infer_overrides", json.dumps(dict(infer_overrides))] if infer_overrides else []),
+                       *(["--train_from", str(train_from)] if train_from is not None else []),
+                       *(["--gate_cache", str(gate_cache)] if gate_cache is not None else []),
+                       *(["--fold_ensemble", "True"] if fold_ensemble else [])])
 
 
 def _usable_folds(items: Sequence[Mapping[str, Any]], kind: str, task: Any, include_normal: bool,

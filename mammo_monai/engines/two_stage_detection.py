@@ -38,6 +38,7 @@ from mammo_monai.data.schema import IMAGE, LESIONS, PATIENT_ID
 from mammo_monai.engines.datalist_items import all_items
 from mammo_monai.evaluation import evaluate_detection
 from mammo_monai.evaluation.cross_validation import format_interval
+from mammo_monai.evaluation.detection.paired import paired_cpm_difference
 from mammo_monai.inference.blob_candidates import (
     CONTRALATERAL_FEATURES,
     FEATURE_NAMES,
@@ -76,6 +77,9 @@ EMBEDDING_ARMS = (("stage2_crop_embedding", "pretrained"), ("stage2_crop_embeddi
 #: the arm added by ``blend_lesions``: stage 2 with the other breast, its training candidates joined by the positive
 #: candidates of each training woman's masses blended into normal films of other training women
 BLEND_ARM = "stage2_contralateral_blended"
+#: each arm's parent in the ablation: the arm it adds one thing to (the paired CPM difference is taken against it)
+PARENT_ARM = {"stage2": "stage1", "stage2_contralateral": "stage2", "stage2_crop_embedding": "stage2_contralateral",
+              "stage2_crop_embedding_untrained": "stage2_contralateral", BLEND_ARM: "stage2_contralateral"}
 #: principal components of the crop embedding given to stage 2
 EMBEDDING_COMPONENTS = 8
 
@@ -357,12 +361,16 @@ def _write_detections(films: Sequence[FilmCandidates], scores: Sequence[np.ndarr
 def cross_validate_two_stage(datalist: str | Path, out: str | Path, n_folds: int = 5, seed: int = 0,
                              val_fraction: float = 0.2, lesion_types: Sequence[str] = ("mass",),
                              spatial_size: int = 256, n_resamples: int = 2000,
-                             crop_embedding: bool = False, blend_lesions: int = 0) -> dict[str, Any]:
+                             crop_embedding: bool = False, blend_lesions: int = 0,
+                             blend_seed: int | None = None) -> dict[str, Any]:
     """The three-arm ablation (:data:`ARMS`) on every item of ``datalist`` by woman; see the module docstring.
     With ``crop_embedding``, the two arms of :data:`EMBEDDING_ARMS` too (CNN features of two-scale crops from an
     autoencoder pretrained on the unlabelled crops of every film, and from the same network untrained). With
     ``blend_lesions`` ``n > 0``, the arm :data:`BLEND_ARM` too: each fold's stage 2 also learns from its training
-    women's masses blended into ``n`` normal films of its other training women each (:func:`blended_positives`).
+    women's masses blended into ``n`` normal films of its other training women each (:func:`blended_positives`;
+    sites and films drawn with ``blend_seed`` + fold, default the CV ``seed``). Each arm also gets the paired CPM
+    difference to its parent arm (:data:`PARENT_ARM`; :func:`~mammo_monai.evaluation.detection.paired.
+    paired_cpm_difference`, both arms on the same bootstrap draws of women).
 
     Returns:
         the report written as ``OUT/two_stage_report.json``: per arm the pooled CPM and sensitivity at 1 FP/image
@@ -413,7 +421,8 @@ def cross_validate_two_stage(datalist: str | Path, out: str | Path, n_folds: int
                     women = [j for j in range(len(films)) if fold_of_film[j] != k]
                     extra = blended_positives([items[j] for j in women if hits[j].any()],
                                               [items[j] for j in women if not items[j].get(LESIONS)], lesion_types,
-                                              spatial_size, out_dir / "candidates", blend_lesions, seed=seed + k)
+                                              spatial_size, out_dir / "candidates", blend_lesions,
+                                              seed=(seed if blend_seed is None else blend_seed) + k)
                     x, y = np.concatenate([x, extra]), np.concatenate([y, np.ones(len(extra), y.dtype)])
                 try:
                     model = train_stage2(x, y, seed=seed)
@@ -431,6 +440,11 @@ def cross_validate_two_stage(datalist: str | Path, out: str | Path, n_folds: int
                       "sensitivity": overall.get("sensitivity"), "seconds": time.perf_counter() - arm_start,
                       "report_dir": str(out_dir / name / "report"),
                       **film_level_aucs(films, items, scores, lesion_types, n_resamples=n_resamples, seed=seed)}
+    for name, arm in arms.items():
+        parent = PARENT_ARM.get(name)
+        if parent in arms:
+            d = paired_cpm_difference(arms[parent]["report_dir"], arm["report_dir"], n_resamples=n_resamples, seed=seed)
+            arm["cpm_minus_parent"] = {"parent": parent, "estimate": d["estimate"], "ci": [d["low"], d["high"]]}
     summary = {"datalist": str(datalist_path), "n_folds": n_folds, "seed": seed, "val_fraction": val_fraction,
                "lesion_types": list(lesion_types), "spatial_size": spatial_size, "n_films": len(films),
                "n_women": len(owner), "n_lesions": n_lesions, "stage1_lesions_with_a_candidate": found,
@@ -438,7 +452,8 @@ def cross_validate_two_stage(datalist: str | Path, out: str | Path, n_folds: int
                "extract_seconds": extract_s, "wall_seconds": time.perf_counter() - start, "arms": arms,
                "command": f"mammo-monai two_stage_cv --datalist {datalist} --out {out} --folds {n_folds} --seed {seed}"
                           + (" --crop_embedding True" if crop_embedding else "")
-                          + (f" --blend_lesions {blend_lesions}" if blend_lesions else "")}
+                          + (f" --blend_lesions {blend_lesions}" if blend_lesions else "")
+                          + (f" --blend_seed {blend_seed}" if blend_seed is not None else "")}
     write_json(summary, out_dir / "two_stage_report.json")
     atomic_write_text(out_dir / "two_stage_report.md", format_two_stage_markdown(summary))
     return summary
@@ -490,11 +505,13 @@ def format_two_stage_markdown(summary: Mapping[str, Any]) -> str:
              f"stage 1 puts a candidate on {summary['stage1_lesions_with_a_candidate']} of them "
              f"({summary['candidates_per_film']:.1f} candidates per film). Pooled out-of-fold, 95% CIs by woman.",
              "", "```bash", str(summary["command"]), "```", "",
-             "| arm | CPM | sensitivity at 1 FP/image | film AUC, target lesion vs normal | film AUC, any lesion vs "
-             "normal | wall |", "|---|---|---|---|---|---|"]
+             "| arm | CPM | CPM minus its parent arm's (paired) | sensitivity at 1 FP/image | film AUC, target lesion "
+             "vs normal | film AUC, any lesion vs normal | wall |", "|---|---|---|---|---|---|---|"]
     for name, arm in summary["arms"].items():
-        figures = ("cpm", "sensitivity_at_1", "target_film_auc", "abnormal_film_auc")
-        cells = [format_interval(arm.get(k)) for k in figures]
+        paired = arm.get("cpm_minus_parent")
+        cells = [format_interval(arm.get("cpm")),
+                 f"{format_interval(paired)} vs {paired['parent']}" if paired else "—",
+                 *(format_interval(arm.get(k)) for k in ("sensitivity_at_1", "target_film_auc", "abnormal_film_auc"))]
         lines.append(f"| {name} | {' | '.join(cells)} | {arm['seconds']:.0f} s |")
     lines.append(f"\nCandidate extraction: {summary['extract_seconds']:.0f} s.")
     return "\n".join(lines) + "\n"
