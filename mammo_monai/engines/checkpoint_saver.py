@@ -21,11 +21,13 @@ The bundles' training configs name it where they named ``CheckpointSaver``:
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ignite.handlers import DiskSaver
+from ignite.handlers import Checkpoint, DiskSaver
 from monai.handlers import CheckpointSaver
 
 from ..io.writers import atomic_write_file
@@ -77,6 +79,11 @@ class AtomicCheckpointSaver(CheckpointSaver):
     """MONAI's ``CheckpointSaver`` (same arguments, files and rotation) whose final, key-metric and interval
     checkpoints are all written atomically by :class:`AtomicDiskSaver`.
 
+    Args:
+        save_dir, save_dict, kwargs: as MONAI's ``CheckpointSaver``.
+        resumed_from: the epoch checkpoint this run resumed from (``@last_ckpt``; ``""``: a fresh run); the
+            ``n_saved`` rotation deletes it in turn like the checkpoints this saver wrote.
+
     Example:
         >>> import tempfile, torch
         >>> from ignite.engine import Engine
@@ -91,9 +98,23 @@ class AtomicCheckpointSaver(CheckpointSaver):
         >>> scratch.cleanup()
     """
 
-    def __init__(self, save_dir: str, save_dict: dict, **kwargs: Any) -> None:
+    def __init__(self, save_dir: str, save_dict: dict, resumed_from: str | os.PathLike = "", **kwargs: Any) -> None:
         super().__init__(save_dir, save_dict, **kwargs)
         for checkpoint in (self._final_checkpoint, self._key_metric_checkpoint, self._interval_checkpoint):
             if checkpoint is not None:
                 fixed = getattr(checkpoint.save_handler, "filename", None)
                 checkpoint.save_handler = AtomicDiskSaver(self.save_dir, fixed)
+        if resumed_from and self._interval_checkpoint is not None:
+            self._adopt(Path(resumed_from))
+
+    def _adopt(self, path: Path) -> None:
+        """Count the interval checkpoint this run resumed from as one of its own, so that the ``n_saved`` rotation
+        deletes it in turn (a fresh saver knows nothing of the files of the killed run: each resume would leave
+        one more ``checkpoint_epoch=N.pt``). Only that one file, and only when it lies in ``save_dir`` under this
+        saver's naming, so nothing of another run sharing the folder is ever touched."""
+        checkpoint = self._interval_checkpoint
+        score_name = "epoch" if self.epoch_level else "iteration"
+        match = re.fullmatch(rf"(?:.*_)?{score_name}=(\d+)\.pt", path.name)
+        if match is None or not path.is_file() or path.parent.resolve() != Path(self.save_dir).resolve():
+            return
+        checkpoint._saved.append(Checkpoint.Item(int(match.group(1)), path.name))

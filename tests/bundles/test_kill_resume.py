@@ -129,3 +129,5 @@ def test_killed_training_resumes_and_ends_as_the_uninterrupted_run(tmp_path: Pat
         for key in ours:
             torch.testing.assert_close(ours[key], theirs[key], rtol=REL, atol=ABS, msg=f"{name}: {key}")
     assert _epochs(torch.load(models / "model_final.pt", map_location="cpu", weights_only=True)) == EPOCHS
+    # the n_saved=1 rotation went on across the resume: the checkpoint resumed from was deleted in turn
+    assert sorted(p.name for p in models.iterdir()) == [f"checkpoint_epoch={EPOCHS}.pt", "model.pt", "model_final.pt"]

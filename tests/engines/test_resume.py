@@ -157,3 +157,20 @@ def test_interrupted_checkpoint_keeps_the_previous_one(tmp_path: Path, monkeypat
     trainer, _ = _saver(tmp_path, net)
     trainer.run([0], max_epochs=2)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint_epoch=2.pt", "model_final.pt"]
+
+
+def test_resumed_saver_rotates_the_checkpoint_it_resumed_from(tmp_path: Path):
+    """After a resume the ``n_saved=1`` rotation deletes the checkpoint the run resumed from (and nothing else:
+    another run's checkpoint in the same folder stays)."""
+    net = torch.nn.Linear(2, 1)
+    trainer, _ = _saver(tmp_path, net)
+    trainer.run([0], max_epochs=2)
+    (tmp_path / "other_checkpoint_epoch=1.pt").write_bytes(b"another run's")
+    resumed = Engine(lambda engine, batch: None)
+    saver = AtomicCheckpointSaver(str(tmp_path), {"model": net, "optimizer": torch.optim.SGD(net.parameters(), lr=1)},
+                                  resumed_from=str(tmp_path / "checkpoint_epoch=2.pt"), save_interval=1, n_saved=1)
+    saver.attach(resumed)
+    resumed.load_state_dict({"iteration": 2, "epoch_length": 1, "max_epochs": 2})
+    resumed.run([0], max_epochs=4)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint_epoch=4.pt", "model_final.pt",
+                                                         "other_checkpoint_epoch=1.pt"]
