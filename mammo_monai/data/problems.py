@@ -10,10 +10,13 @@ Example:
 from __future__ import annotations
 
 import csv
+import io
 import os
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from ..io.writers import atomic_write_text
 
 __all__ = ["Problem", "ProblemLog", "problems_path_for"]
 
@@ -51,14 +54,12 @@ class ProblemLog:
         return dict(Counter(p.kind for p in self.problems))
 
     def write_csv(self, path: str | os.PathLike) -> Path:
-        """Write ``path,kind,detail`` rows (a header line even when there is no problem)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=["path", "kind", "detail"])
-            writer.writeheader()
-            writer.writerows(asdict(p) for p in self.problems)
-        return path
+        """Write ``path,kind,detail`` rows (a header line even when there is no problem), atomically."""
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=["path", "kind", "detail"])
+        writer.writeheader()
+        writer.writerows(asdict(p) for p in self.problems)
+        return atomic_write_text(path, buffer.getvalue())
 
 
 def problems_path_for(datalist_path: str | os.PathLike) -> Path:

@@ -31,6 +31,7 @@ import mammo_monai
 from ..inference.dicom_seg import mask_to_dicom_seg
 from ..inference.dicom_sr import ImageFindings, findings_to_dicom_sr
 from ..io import MetaKeys
+from ..io.writers import atomic_write_file
 from .loading import Mammogram
 from .report import RunReport
 
@@ -43,15 +44,13 @@ SUMMARY_NAME = "summary.json"
 
 
 def save_new(dataset: Any, path: Path, overwrite: bool = False) -> Path:
-    """Save a pydicom dataset at ``path`` (folders made), refusing to replace a file unless ``overwrite``.
+    """Save a pydicom dataset at ``path`` (folders made), refusing to replace a file unless ``overwrite``; atomically
+    (a temporary file in the same folder, then renamed), so a killed app never leaves half a DICOM SEG or SR.
 
     Raises:
         FileExistsError: ``path`` exists and ``overwrite`` is False.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb" if overwrite else "xb") as f:
-        dataset.save_as(f)
-    return path
+    return atomic_write_file(path, dataset.save_as, overwrite=overwrite)
 
 
 class _Writer(Operator):
@@ -204,8 +203,8 @@ class SummaryWriterOperator(_Writer):
         }
         path = self.output_folder / SUMMARY_NAME
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w" if self.overwrite else "x") as f:
-            json.dump(summary, f, indent=2)
+        atomic_write_file(path, lambda f: f.write(json.dumps(summary, indent=2).encode()), overwrite=self.overwrite,
+                          fsync=False)
         if not mammograms:
             logger.warning("no full-field mammogram in %s (see the files left out in %s)", self.input_folder, path)
         logger.info("%d mammogram(s) in %d stud(y/ies); %d file(s)/series left out %s; summary %s", len(mammograms),

@@ -14,17 +14,21 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 
+from .writers import atomic_write_file
+
 __all__ = ["PYDICOM_MAJOR", "compress_dataset", "encoder_available", "save_dataset"]
 
 PYDICOM_MAJOR = int(pydicom.__version__.split(".")[0])
 
 
-def save_dataset(ds: Dataset, path: str | os.PathLike) -> None:
-    """Write ``ds`` as a DICOM Part 10 file (preamble + file meta), on pydicom 2 and 3."""
+def save_dataset(ds: Dataset, path: str | os.PathLike, overwrite: bool = True) -> None:
+    """Write ``ds`` as a DICOM Part 10 file (preamble + file meta), on pydicom 2 and 3, atomically (a temporary file
+    beside ``path``, then renamed: :func:`~mammo_monai.io.writers.atomic_write_file`); an existing ``path`` raises
+    ``FileExistsError`` unless ``overwrite``."""
     if PYDICOM_MAJOR >= 3:
-        ds.save_as(path, enforce_file_format=True)
+        atomic_write_file(path, lambda f: ds.save_as(f, enforce_file_format=True), overwrite=overwrite)
     else:
-        ds.save_as(path, write_like_original=False)
+        atomic_write_file(path, lambda f: ds.save_as(f, write_like_original=False), overwrite=overwrite)
 
 
 def compress_dataset(ds: Dataset, transfer_syntax: str, arr: np.ndarray, **kwargs: Any) -> None:

@@ -1,4 +1,5 @@
-"""Atomic writers for the project's text outputs: plain text, JSON (NaN-safe) and CSV rows.
+"""Atomic writers for the project's outputs: any file (:func:`atomic_write_file`: checkpoints, DICOM SEG/SR), plain
+text, JSON (NaN-safe) and CSV rows.
 
 Every layer that writes a report or a table uses these (the classifiers' probabilities CSV in
 :mod:`mammo_monai.inference`, the evaluators' reports, the cross-validation runners), so they live at the bottom
@@ -26,9 +27,9 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -36,6 +37,7 @@ from .errors import MammoInputError
 
 __all__ = [
     "OutputInsideInputError",
+    "atomic_write_file",
     "atomic_write_text",
     "ensure_outside_inputs",
     "jsonable",
@@ -114,19 +116,84 @@ def ensure_outside_inputs(
     return out_path
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically (temporary file in the same folder + rename); parents are created."""
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+#: the process's umask at import (reading it means setting it, so it is read once)
+_UMASK = _umask()
+
+
+def _link_new(tmp: str, path: Path) -> None:
+    """Put ``tmp`` at ``path`` unless ``path`` exists (``FileExistsError``): a hard link, which fails atomically when
+    the name is taken; where the file system has no hard links, a check then a rename."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise
+    except OSError:
+        if os.path.lexists(path):
+            raise FileExistsError(f"{path}: exists (not replaced)") from None
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)
+
+
+def atomic_write_file(
+    path: str | os.PathLike, write: Callable[[IO[bytes]], Any], overwrite: bool = True, fsync: bool = True
+) -> Path:
+    """Write a file atomically: ``write(f)`` fills a temporary file in ``path``'s folder (``.<name>.<random>``),
+    which then replaces ``path`` in one ``os.replace``, so a run killed while writing leaves the previous ``path``
+    (or none) and never half a file. Whatever ``write`` raises removes the temporary file and is re-raised.
+
+    The file gets the permissions an ordinary ``open(path, "w")`` would give (``0o666`` less the umask, not the
+    owner-only mode of a temporary file); parents are created.
+
+    Args:
+        path: the file to write.
+        write: fills the open binary file, e.g. ``lambda f: torch.save(state, f)`` or ``dataset.save_as``.
+        overwrite: replace an existing ``path``; when False an existing ``path`` raises ``FileExistsError`` (checked
+            atomically where the file system has hard links: the file is linked into place, which fails when the
+            name is taken).
+        fsync: flush the data to the disk before the rename (survives a power cut, not just a killed process).
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Example:
+        >>> import tempfile, os
+        >>> scratch = tempfile.TemporaryDirectory()
+        >>> path = atomic_write_file(os.path.join(scratch.name, "a.bin"), lambda f: f.write(b"abc"))
+        >>> path.read_bytes(), sorted(os.listdir(scratch.name))
+        (b'abc', ['a.bin'])
+        >>> scratch.cleanup()
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            if fsync:
+                os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            _link_new(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8, newlines as given) to ``path`` atomically (:func:`atomic_write_file`); parents are
+    created."""
+    return atomic_write_file(path, lambda f: f.write(text.encode()), fsync=False)
 
 
 def write_json(obj: Any, path: str | os.PathLike) -> Path:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -38,6 +37,7 @@ from ..data.geometry import lesion_geometry_from_mask
 from ..data.splits import split_by_patient
 from ..evaluation.inputs import file_stem, image_shape_and_spacing
 from ..inference.bundle import bundle_config_files, load_weights
+from ..io.writers import atomic_write_file
 from .infer import source_image
 from .label_files import LABEL_CLASSES, read_label_mask
 
@@ -204,9 +204,7 @@ class BundleFineTune(TrainTask):
 
         checkpoint = torch.load(source, map_location="cpu", weights_only=True)
         state = checkpoint.get("model", checkpoint) if isinstance(checkpoint, Mapping) else checkpoint
-        self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        staging = self.checkpoint.with_name(self.checkpoint.name + ".new")
-        torch.save(state, staging)
         if self.checkpoint.is_file():
-            shutil.copy2(self.checkpoint, self.checkpoint.with_name("model_previous.pt"))
-        os.replace(staging, self.checkpoint)
+            previous = self.checkpoint.read_bytes()
+            atomic_write_file(self.checkpoint.with_name("model_previous.pt"), lambda f: f.write(previous))
+        atomic_write_file(self.checkpoint, lambda f: torch.save(state, f))

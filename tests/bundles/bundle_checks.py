@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,8 @@ import torch
 SCHEMA = Path(__file__).resolve().parent / "meta_schema.json"
 BUNDLES = Path(__file__).resolve().parents[2] / "bundles"
 ZYGOTE = Path(__file__).resolve().parent / "bundle_zygote.py"
+#: called with the process ids of running bundle commands (``run_jobs``)
+Watch = Callable[[list[int]], None]
 #: what every bundle command runs with (CPU only, one thread, fixed hashing)
 ENV = {**os.environ, "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
 
@@ -110,14 +113,17 @@ class _Zygote:
         line, self.buffer = self.buffer.split(b"\n", 1)
         return json.loads(line)
 
-    def run(self, jobs: list[dict], timeout: float) -> list[int] | None:
-        """Run ``jobs`` side by side; their exit statuses, or ``None`` (and the children killed) on a timeout."""
+    def run(self, jobs: list[dict], timeout: float, watch: Watch | None = None) -> list[int] | None:
+        """Run ``jobs`` side by side; their exit statuses, or ``None`` (and the children killed) on a timeout.
+        ``watch(pids)`` runs once they are forked (e.g. to kill one mid-run)."""
         self.proc.stdin.write((json.dumps({"jobs": jobs}) + "\n").encode())
         self.proc.stdin.flush()
         started = self.read(time.monotonic() + 60)
         if started is None:
             raise RuntimeError("bundle_zygote.py did not fork its children within 60 s")
         pids = started["pids"]
+        if watch is not None:
+            watch(pids)
         done = self.read(time.monotonic() + timeout)
         if done is not None:
             return done["rcs"]
@@ -149,28 +155,45 @@ def _the_zygote() -> _Zygote:
     return _zygote
 
 
-def run_jobs(jobs: list[tuple[list[str], Path, dict[str, str]]], timeout: int = 180) -> list[tuple[int, str]]:
+def run_jobs(jobs: list[tuple[list[str], Path, dict[str, str]]], timeout: int = 180, watch: Watch | None = None,
+             log_dir: Path | None = None) -> list[tuple[int, str]]:
     """Run ``python -m monai.bundle ARGS`` with ``cwd`` and extra ``env`` for each job, side by side, on CPU;
-    their exit statuses and outputs (stdout and stderr as they came). A timeout fails the test."""
+    their exit statuses and outputs (stdout and stderr as they came). A timeout fails the test.
+
+    ``watch(pids)`` is called once the commands run (their process ids, in ``jobs`` order) and may signal them;
+    their outputs grow meanwhile in ``log_dir/<k>.log`` (a temporary folder when not given)."""
     cmds = [" ".join(["python -m monai.bundle", *args]) for args, _, _ in jobs]
-    if fresh_subprocesses():
-        procs = [subprocess.Popen([sys.executable, "-m", "monai.bundle", *args], cwd=cwd, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True, env={**ENV, **env}) for args, cwd, env in jobs]
-        try:
-            outs = [p.communicate(timeout=timeout)[0] for p in procs]
-            return [(p.returncode, out) for p, out in zip(procs, outs)]
-        except subprocess.TimeoutExpired:
-            for p in procs:
-                p.kill()
-            pytest.fail(f"timed out after {timeout} s: {cmds}")
     with tempfile.TemporaryDirectory() as tmp:
-        logs = [Path(tmp) / f"{k}.log" for k in range(len(jobs))]
-        rcs = _the_zygote().run([{"argv": [str(a) for a in args], "cwd": str(cwd), "env": env, "log": str(log)}
-                                 for (args, cwd, env), log in zip(jobs, logs)], timeout)
+        logs = [Path(log_dir or tmp) / f"{k}.log" for k in range(len(jobs))]
+        if fresh_subprocesses():
+            rcs = _run_fresh(jobs, logs, timeout, watch)
+        else:
+            rcs = _the_zygote().run([{"argv": [str(a) for a in args], "cwd": str(cwd), "env": env, "log": str(log)}
+                                     for (args, cwd, env), log in zip(jobs, logs)], timeout, watch)
         outs = [log.read_text(errors="replace") if log.is_file() else "" for log in logs]
     if rcs is None:
         pytest.fail(f"timed out after {timeout} s: {cmds}\n{outs[0][-4000:]}")
     return list(zip(rcs, outs))
+
+
+def _run_fresh(jobs: list[tuple[list[str], Path, dict[str, str]]], logs: list[Path], timeout: int,
+               watch: Watch | None) -> list[int] | None:
+    """``run_jobs`` with a fresh ``python -m monai.bundle`` per job (``MAMMO_TEST_FRESH_SUBPROCESS=1``)."""
+    procs = []
+    for (args, cwd, env), log in zip(jobs, logs):
+        with open(log, "wb") as out:
+            procs.append(subprocess.Popen([sys.executable, "-m", "monai.bundle", *args], cwd=cwd, stdout=out,
+                                          stderr=subprocess.STDOUT, env={**ENV, **env}))
+    if watch is not None:
+        watch([p.pid for p in procs])
+    deadline = time.monotonic() + timeout
+    try:
+        return [p.wait(timeout=max(deadline - time.monotonic(), 0.1)) for p in procs]
+    except subprocess.TimeoutExpired:
+        for p in procs:
+            p.kill()
+            p.wait()
+        return None
 
 
 def run_bundle_status(args: list[str], cwd: Path, timeout: int = 180) -> tuple[int, str]:

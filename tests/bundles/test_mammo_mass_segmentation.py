@@ -10,6 +10,7 @@ on the FlexibleUNet, verify_metadata, ckpt_export, DDP) is in ``test_bundle_conv
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,13 +35,16 @@ def test_training_generates_the_default_data(bundle: Path) -> None:
     assert datalist["training"] and datalist["validation"] and datalist["test"]
 
 
-def test_training_resumes_from_last_checkpoint(bundle: Path) -> None:
+def test_training_resumes_from_last_checkpoint(bundle: Path, tmp_path: Path) -> None:
+    root = tmp_path / "b"  # a copy: the resumed run's rotation deletes the shared training's checkpoint_epoch=1.pt
+    shutil.copytree(bundle, root, ignore=shutil.ignore_patterns("eval", "*predictions"))
     out = run_bundle(["run", "training", "--config_file",
-                      config_list(bundle, "train.json", str(bundle / "small_net.json")),
-                      *meta_args(bundle), *TINY, "--train#trainer#max_epochs", "2"], bundle)
+                      config_list(root, "train.json", str(root / "small_net.json")),
+                      *meta_args(root), *TINY, "--train#trainer#max_epochs", "2"], root)
     assert "Restored all variables from" in out and "checkpoint_epoch=1.pt" in out
     assert "Epoch[1] Complete" not in out.split("Restored all variables")[1]  # epoch 1 is not trained again
-    assert (bundle / "models" / "checkpoint_epoch=2.pt").is_file()
+    assert (root / "models" / "checkpoint_epoch=2.pt").is_file()
+    assert not (root / "models" / "checkpoint_epoch=1.pt").exists()  # n_saved=1 goes on across the resume
 
 
 def test_evaluate(bundle: Path) -> None:
