@@ -80,7 +80,8 @@ def _assert_same(new: Any, old: Any, where: str) -> None:
     elif isinstance(old, np.ndarray):
         assert isinstance(new, np.ndarray) and np.array_equal(new, old), where
     elif isinstance(old, dict):
-        assert isinstance(new, dict) and set(new) == set(old), f"{where}: {sorted(map(str, new))} != {sorted(map(str, old))}"
+        assert isinstance(new, dict) and set(new) == set(old), \
+            f"{where}: {sorted(map(str, new))} vs {sorted(map(str, old))}"
         for key in old:
             _assert_same(new[key], old[key], f"{where}[{key!r}]")
     elif isinstance(old, (list, tuple)):
