@@ -1,12 +1,14 @@
 """Bundle pipelines written as lists of ``_target_`` transforms (issue 22) give the library pipeline bit for bit.
 
-``mammo_image_classification`` used to call ``$mammo_monai.transforms.full_mammogram_transforms(...)`` and
-``$...mammography_train_augmentations(...)``; its configs now list the transforms
-(``mammogram_preprocessing#transforms``, ``train#augmentation#transforms``) so that any one parameter is a CLI
-override. Checked here: the listed configs are the library's config functions' lists (one source of truth), and
-the bundle's train / validate / inference pipelines as ``ConfigParser`` builds them now give the same tensors and
-the same meta as the old one-call configs on synthetic CBIS-DDSM films and real mini-MIAS films, with and without
-the other breast (``contralateral``). The CLI override itself is tested in ``test_mammo_image_classification.py``.
+``mammo_image_classification`` and ``mammo_mass_segmentation`` used to call
+``$mammo_monai.transforms.full_mammogram_transforms(...)`` and ``mammography_train_augmentations(...)``; their
+configs now list the transforms (``mammogram_preprocessing#transforms``, ``train#augmentation#transforms``) so that
+any one parameter is a CLI override. Checked here: the listed configs are the library's config functions' lists
+(one source of truth), and the bundles' train / validate / inference pipelines as ``ConfigParser`` builds them now
+give the same tensors, meta and inverse records as the old one-call configs on synthetic CBIS-DDSM films and real
+mini-MIAS films (classification: with and without the other breast, ``contralateral``; segmentation: label from
+its file or from the lesions, fused or separate spatial augmentations). The CLI override itself is tested in
+``test_mammo_image_classification.py``.
 """
 
 from __future__ import annotations
@@ -29,33 +31,54 @@ from mammo_monai.transforms.utils import symmetric_range
 from .bundle_checks import BUNDLES
 
 CLASSIFICATION = BUNDLES / "mammo_image_classification" / "configs"
+SEGMENTATION = BUNDLES / "mammo_mass_segmentation" / "configs"
 SIZE = 64
+#: the segmentation bundle's tiny settings (as ``bundle_checks.SPECS``)
+SEG_TINY = {"image_size": SIZE, "patch_size": [32, 32], "patches_per_image": 2, "patch_jitter": 4,
+            "patch_min_distance": 4}
 
-#: the one-call entries the classification configs had before they listed their transforms
+#: the one-call entries the configs had before they listed their transforms
 _OLD_CALL = "$mammo_monai.transforms.full_mammogram_transforms(spatial_size=@image_size, label_key=None)"
 _OLD_AUGMENT = ("$monai.transforms.Compose(mammo_monai.transforms.mammography_train_augmentations('image', "
                 "rotate_range=@augment_rotate_range, fused_spatial=True))")
+_OLD_SEG_CALL = ("$mammo_monai.transforms.full_mammogram_transforms(spatial_size=@image_size, "
+                 "label_from_lesions=@lesion_types, label_source=@label_source)")
+_OLD_SEG_AUGMENT = {"_target_": "Compose", "transforms": {
+    "_target_": "mammo_monai.transforms.mammography_train_augmentations", "keys": "image", "label_keys": ["label"],
+    "rotate_range": "@augment_rotate_range", "fused_spatial": "@augment_fused_spatial"}}
 
 
-def _parser(files: list[str], old: bool, **updates: Any) -> ConfigParser:
-    """The classification bundle's config (``files`` under ``configs/``), as listed now or as it was (``old``)."""
+def _old_classification(parser: ConfigParser, inference: bool) -> None:
+    sections = ["preprocessing"] if inference else ["train#preprocessing", "validate#preprocessing"]
+    for section in sections:
+        parser[f"{section}#transforms#0"] = _OLD_CALL
+        parser[f"{section}#transforms#1#preprocess"] = _OLD_CALL
+    if not inference:
+        parser["train#preprocessing#transforms#4"] = _OLD_AUGMENT
+
+
+def _old_segmentation(parser: ConfigParser, inference: bool) -> None:
+    if inference:
+        parser["preprocessing#transforms#0"] = _OLD_CALL
+        return
+    parser["train#preprocessing#transforms#0"] = parser["validate#preprocessing#transforms#0"] = _OLD_SEG_CALL
+    parser["train#preprocessing#transforms#5"] = _OLD_SEG_AUGMENT
+
+
+def _parser(files: list[str], old: bool, configs: Path = CLASSIFICATION, **updates: Any) -> ConfigParser:
+    """A bundle's config (``files`` under ``configs``), as listed now or as it was (``old``)."""
     parser = ConfigParser()
-    parser.read_config([str(CLASSIFICATION / f) for f in files])
-    parser.update({"image_size": SIZE, **updates})
+    parser.read_config([str(configs / f) for f in files])
+    parser.update({"image_size": SIZE, **(SEG_TINY if configs == SEGMENTATION else {}), **updates})
     if old:
-        sections = ["preprocessing"] if "inference.json" in files else ["train#preprocessing", "validate#preprocessing"]
-        for section in sections:
-            parser[f"{section}#transforms#0"] = _OLD_CALL
-            parser[f"{section}#transforms#1#preprocess"] = _OLD_CALL
-        if "train#preprocessing" in sections:
-            parser["train#preprocessing#transforms#-1"] = _OLD_AUGMENT
+        (_old_segmentation if configs == SEGMENTATION else _old_classification)(parser, "inference.json" in files)
     return parser
 
 
-def _pipeline(files: list[str], section: str, old: bool, **updates: Any) -> Any:
+def _pipeline(files: list[str], section: str, old: bool, configs: Path = CLASSIFICATION, **updates: Any) -> Any:
     set_determinism(seed=0)  # as the bundle's "initialize" does before anything is instantiated
     try:
-        return _parser(files, old, **updates).get_parsed_content(section).flatten()
+        return _parser(files, old, configs, **updates).get_parsed_content(section).flatten()
     finally:
         set_determinism(seed=None)
 
@@ -119,8 +142,40 @@ def test_listed_transforms_are_the_library_lists(files: list[str]) -> None:
             assert parser[f"{section}#transforms#1#preprocess"] == "@mammogram_preprocessing"
 
 
+def _enabled(transforms: list[dict]) -> list[dict]:
+    """The entries whose (resolved) ``_disabled_`` is false, without it."""
+    return [{k: v for k, v in t.items() if k != "_disabled_"} for t in transforms if not t.get("_disabled_", False)]
+
+
+@pytest.mark.parametrize("label_source", ["file", "lesions"])
+@pytest.mark.parametrize("fused", [True, False])
+def test_segmentation_listed_transforms_are_the_library_lists(label_source: str, fused: bool) -> None:
+    parser = _parser(["train.json"], old=False, configs=SEGMENTATION, label_source=label_source,
+                     augment_fused_spatial=fused)
+    size, rotate, lesion_types = parser["image_size"], parser["augment_rotate_range"], parser["lesion_types"]
+    lesions = label_source == "lesions"
+    values = {"@image_size": size, "$[@image_size, @image_size]": [size, size],
+              "@augment_rotate_range": symmetric_range(rotate, "rotate_range"),
+              "$['image'] if @label_source == 'lesions' else ['image', 'label']": ["image"] if lesions else
+              ["image", "label"], "$list(@lesion_types) or None": list(lesion_types) or None,
+              "$@label_source != 'lesions'": not lesions, "$not @augment_fused_spatial": not fused,
+              "$@augment_fused_spatial": fused,
+              "$@augment_fused_spatial or not @augment_rotate_range": fused or not rotate}
+    listed = _resolve(parser["mammogram_preprocessing#transforms"], values)
+    assert listed == full_mammogram_config(spatial_size=size, label_from_lesions=lesion_types,
+                                           label_source=label_source)
+    augmentation = _enabled(_resolve(parser["train#augmentation#transforms"], values))
+    expected = mammography_train_augmentations_config("image", label_keys=["label"], rotate_range=rotate,
+                                                      fused_spatial=fused)
+    assert augmentation == expected
+    inference = _parser(["inference.json"], old=False, configs=SEGMENTATION)
+    assert _resolve(inference["mammogram_preprocessing#transforms"], values) == full_mammogram_config(
+        spatial_size=size, label_key=None)
+
+
 @pytest.fixture(scope="module")
-def synthetic_items(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
+def synthetic_films(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
+    """Four synthetic CBIS-DDSM items (label mask files, lesions), the first with a partner film."""
     from mammo_monai.data.cbis_ddsm import index_cbis_ddsm
     from mammo_monai.data.synthetic import synthesize_cbis_ddsm
 
@@ -131,18 +186,24 @@ def synthetic_items(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
     items = sorted(items, key=lambda i: not i.get(CONTRALATERAL_IMAGE))[:4]
     if not items[0].get(CONTRALATERAL_IMAGE):  # no woman with both breasts: any other film is a partner here
         items[0] = dict(items[0], **{CONTRALATERAL_IMAGE: items[1]["image"]})
-    return [dict(i, label=n % 2) for n, i in enumerate(items)]
+    return items
 
 
 @pytest.fixture(scope="module")
-def mias_items(tmp_path_factory: pytest.TempPathFactory, shared_mias: Path) -> list[dict]:
+def mias_films(tmp_path_factory: pytest.TempPathFactory, shared_mias: Path) -> dict[str, list[dict]]:
+    """Real mini-MIAS items: ``paired`` (two films with their partner), ``mass`` (one film with a mass)."""
     from mammo_monai.data.mias import index_mias
     from mammo_monai.data.schema import SPLITS, load_datalist
 
     out = tmp_path_factory.mktemp("mias") / "mias.json"
     index_mias(shared_mias, out, progress=False)
-    datalist = load_datalist(out)
-    items = [i for s in SPLITS for i in datalist[s] if i.get(CONTRALATERAL_IMAGE)][:2]
+    items = [i for s in SPLITS for i in load_datalist(out)[s]]
+    return {"paired": [i for i in items if i.get(CONTRALATERAL_IMAGE)][:2],
+            "mass": [i for i in items if any(les.get("type") == "mass" for les in i.get("lesions") or [])][:1]}
+
+
+def _labelled(items: list[dict]) -> list[dict]:
+    """Classification items: the class index in ``label``."""
     return [dict(i, label=n % 2) for n, i in enumerate(items)]
 
 
@@ -164,12 +225,38 @@ def _check_pipelines(items: list[dict], contralateral_options: tuple[bool, ...] 
                 _assert_same(new(dict(item)), old(dict(item)), f"train {contralateral=} {seed=} item {n}")
 
 
-def test_classification_pipelines_bit_identical_on_synthetic_films(synthetic_items: list[dict]) -> None:
-    assert any(i.get(CONTRALATERAL_IMAGE) for i in synthetic_items)
-    _check_pipelines(synthetic_items)
+def test_classification_pipelines_bit_identical_on_synthetic_films(synthetic_films: list[dict]) -> None:
+    assert any(i.get(CONTRALATERAL_IMAGE) for i in synthetic_films)
+    _check_pipelines(_labelled(synthetic_films))
 
 
 @pytest.mark.shared
-def test_classification_pipelines_bit_identical_on_mias_films(mias_items: list[dict]) -> None:
+def test_classification_pipelines_bit_identical_on_mias_films(mias_films: dict[str, list[dict]]) -> None:
     """Two real 1024 x 1024 films, each with its partner (the one-channel path runs inside the two-channel one)."""
-    _check_pipelines(mias_items, contralateral_options=(True,), seeds=(0,), recipe=False)
+    _check_pipelines(_labelled(mias_films["paired"]), contralateral_options=(True,), seeds=(0,), recipe=False)
+
+
+def _check_segmentation_pipelines(items: list[dict], label_sources: tuple[str, ...] = ("file", "lesions"),
+                                  fused_options: tuple[bool, ...] = (True, False)) -> None:
+    pipelines = [(["inference.json"], "preprocessing", {})]
+    pipelines += [(["train.json"], "validate#preprocessing", {"label_source": s}) for s in label_sources]
+    pipelines += [(["train.json"], "train#preprocessing", {"label_source": s, "augment_fused_spatial": f})
+                  for s in label_sources for f in fused_options]
+    for files, section, updates in pipelines:
+        new, old = (_pipeline(files, section, o, SEGMENTATION, **updates) for o in (False, True))
+        for seed in (0, 1) if section.startswith("train") else (0,):
+            new.set_random_state(seed), old.set_random_state(seed)
+            for n, item in enumerate(items):
+                _assert_same(new(dict(item)), old(dict(item)), f"segmentation {section} {updates} {seed=} item {n}")
+
+
+def test_segmentation_pipelines_bit_identical_on_synthetic_films(synthetic_films: list[dict]) -> None:
+    assert any(i.get("lesions") for i in synthetic_films) and any(i.get("label") for i in synthetic_films)
+    _check_segmentation_pipelines(synthetic_films)
+
+
+@pytest.mark.shared
+def test_segmentation_pipelines_bit_identical_on_mias_films(mias_films: dict[str, list[dict]]) -> None:
+    """A film with a mass, as ``mias_cpu.json`` trains on MIAS: the mask drawn from the lesion circles."""
+    assert mias_films["mass"]
+    _check_segmentation_pipelines(mias_films["mass"], label_sources=("lesions",), fused_options=(True,))
