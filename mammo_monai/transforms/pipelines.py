@@ -49,6 +49,7 @@ __all__ = [
     "instantiate_transforms",
     "lesion_crop_config",
     "lesion_crop_transforms",
+    "loaded_keys",
     "patch_config",
     "patch_transforms",
     "write_config_fragments",
@@ -77,6 +78,23 @@ def _load(keys: list[str], keep_dtype: bool = False) -> dict[str, Any]:
     return config
 
 
+def loaded_keys(label_source: str, image_key: str = "image", label_key: str | None = "label") -> list[str]:
+    """The keys the full-mammogram pipeline loads from files: the image, and the label unless it is drawn from the
+    item's lesions (``label_source="lesions"``). A bundle config names this instead of re-deciding it, so a misspelt
+    ``label_source`` is refused here.
+
+    Example:
+        >>> loaded_keys("file"), loaded_keys("lesions")
+        (['image', 'label'], ['image'])
+
+    Raises:
+        ValueError: ``label_source`` is not ``"file"`` or ``"lesions"``.
+    """
+    if label_source not in ("file", "lesions"):
+        raise ValueError(f"label_source must be 'file' or 'lesions', got {label_source!r}")
+    return [image_key] if label_source == "lesions" and label_key else [image_key, *([label_key] if label_key else [])]
+
+
 def full_mammogram_config(
     image_key: str = "image",
     label_key: str | None = "label",
@@ -93,15 +111,14 @@ def full_mammogram_config(
     augment: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """The full-mammogram pipeline as transform configs (see :func:`full_mammogram_transforms`)."""
-    if label_source not in ("file", "lesions"):
-        raise ValueError(f"label_source must be 'file' or 'lesions', got {label_source!r}")
+    loaded = loaded_keys(label_source, image_key, label_key)
     if label_source == "lesions" and label_from_lesions is None:
         raise ValueError("label_source='lesions' needs label_from_lesions (the lesion types to draw)")
     masks = [label_key] if label_key else []
     keys = [image_key, *masks]
     from_lesions = bool(label_key) and label_source == "lesions"
     # the scan stays in its own dtype until BreastCropResized, which converts only the breast's rows
-    config: list[dict[str, Any]] = [_load([image_key] if from_lesions else keys, keep_dtype=True)]
+    config: list[dict[str, Any]] = [_load(loaded, keep_dtype=True)]
     if label_key and label_from_lesions is not None:
         config.append({"_target_": "mammo_monai.transforms.LesionMaskd", "keys": label_key, "image_key": image_key,
                        "lesion_types": list(label_from_lesions) or None, "only_if_missing": not from_lesions})

@@ -87,3 +87,30 @@ def test_pretrained_weights_from_a_path(bundle: Path, tmp_path: Path) -> None:
                       *meta_args(root), *TINY, "--train#trainer#max_epochs", "1",
                       "--pretrained_weights", str(weights)], root)
     assert "pretrained_weights: loaded" in out
+
+
+def test_one_listed_transform_is_overridden_from_the_cli(tmp_path: Path) -> None:
+    """The pipelines list their transforms (issue 22): one transform's parameter is a ``monai.bundle run`` override.
+
+    A probe run saves what the train and validate pipelines make of one training item, with the padding's size
+    (``mammogram_preprocessing#transforms#5``: ``SpatialPadd``) and the augmentations' probabilities / intensity
+    factor (``train#augmentation#transforms#K``) overridden on the command line.
+    """
+    import torch
+
+    root = tmp_path / "b"
+    shutil.copytree(SPEC.source, root, ignore=shutil.ignore_patterns("models", "data", "eval", "*predictions"))
+    item = "dict(@train#items[0])"
+    probe = {"probe": [f"$torch.save((@train#preprocessing({item})['image'], @validate#preprocessing({item})['image']),"
+                       " @bundle_root + '/probe.pt')"]}
+    (root / "probe.json").write_text(json.dumps(probe))
+    augmentation = "--train#augmentation#transforms#"
+    run_bundle(["run", "probe", "--config_file", config_list(root, "train.json", str(root / "probe.json")),
+                *meta_args(root), *TINY, "--mammogram_preprocessing#transforms#5#spatial_size", "[80,80]",
+                *[a for k in (0, 2, 3) for a in (f"{augmentation}{k}#prob", "0.0")],
+                f"{augmentation}1#prob", "1.0", f"{augmentation}1#factors", "[1.0,1.0]"], root)
+    train, val = torch.load(root / "probe.pt", weights_only=False)
+    assert tuple(val.shape) == tuple(train.shape) == (1, 80, 80)  # the 64-px image (TINY) padded to 80
+    assert val[:, :, 64:].abs().max() == 0 and val.max() > 0.5
+    # only the intensity scale is left, with factor 1: x (1 + 1)
+    assert torch.equal(torch.as_tensor(train), 2 * torch.as_tensor(val))

@@ -142,3 +142,22 @@ def test_inference_on_a_datalist_elsewhere_writes_only_inside_output_dir(bundle:
     assert sorted(p for p in (tmp_path / "hospital").rglob("*")) == before
     masks = sorted(p.relative_to(out) for p in out.rglob("*_seg.nii.gz"))
     assert masks == [Path("case_0/1-1_seg.nii.gz"), Path("case_1/1-1_seg.nii.gz")]
+
+
+def test_one_listed_transform_is_overridden_from_the_cli(tmp_path: Path) -> None:
+    """The pipelines list their transforms (issue 22): the padding's size (``mammogram_preprocessing#transforms#7``:
+    ``SpatialPadd``) overridden on the ``monai.bundle run`` command line reaches the validation items."""
+    import shutil
+
+    import torch
+
+    root = tmp_path / "b"
+    shutil.copytree(SPEC.source, root, ignore=shutil.ignore_patterns("models", "data", "eval", "*predictions"))
+    probe = {"probe": ["$torch.save(@validate#preprocessing(dict(@validate#dataset#data[0])),"
+                       " @bundle_root + '/probe.pt')"]}
+    (root / "probe.json").write_text(json.dumps(probe))
+    run_bundle(["run", "probe", "--config_file", config_list(root, "train.json", str(root / "probe.json")),
+                *meta_args(root), *TINY, "--mammogram_preprocessing#transforms#7#spatial_size", "[80,80]"], root)
+    item = torch.load(root / "probe.pt", weights_only=False)
+    assert tuple(item["image"].shape) == tuple(item["label"].shape) == (1, 80, 80)  # 64 px (TINY) padded to 80
+    assert item["image"][:, 64:].abs().max() == 0 and item["image"].max() > 0.5
