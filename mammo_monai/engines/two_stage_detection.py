@@ -367,7 +367,8 @@ def cross_validate_two_stage(datalist: str | Path, out: str | Path, n_folds: int
     With ``crop_embedding``, the two arms of :data:`EMBEDDING_ARMS` too (CNN features of two-scale crops from an
     autoencoder pretrained on the unlabelled crops of every film, and from the same network untrained). With
     ``blend_lesions`` ``n > 0``, the arm :data:`BLEND_ARM` too: each fold's stage 2 also learns from its training
-    women's masses blended into ``n`` normal films of its other training women each (:func:`blended_positives`;
+    women's masses (those stage 1 finds on their own film) blended into ``n`` normal films of its other training
+    women each (:func:`blended_positives`;
     sites and films drawn with ``blend_seed`` + fold, default the CV ``seed``). Each arm also gets the paired CPM
     difference to its parent arm (:data:`PARENT_ARM`; :func:`~mammo_monai.evaluation.detection.paired.
     paired_cpm_difference`, both arms on the same bootstrap draws of women).
@@ -418,10 +419,11 @@ def cross_validate_two_stage(datalist: str | Path, out: str | Path, n_folds: int
                 x = np.concatenate([features[j] for j in train])
                 y = np.concatenate([hits[j] for j in train])
                 if name == BLEND_ARM:
-                    women = [j for j in range(len(films)) if fold_of_film[j] != k]
-                    extra = blended_positives([items[j] for j in women if hits[j].any()],
-                                              [items[j] for j in women if not items[j].get(LESIONS)], lesion_types,
-                                              spatial_size, out_dir / "candidates", blend_lesions,
+                    # blended: the masses stage 1 finds on the fold's training films, into its films without lesions
+                    training_films = [j for j in range(len(films)) if fold_of_film[j] != k]
+                    extra = blended_positives([items[j] for j in training_films if hits[j].any()],
+                                              [items[j] for j in training_films if not items[j].get(LESIONS)],
+                                              lesion_types, spatial_size, out_dir / "candidates", blend_lesions,
                                               seed=(seed if blend_seed is None else blend_seed) + k)
                     x, y = np.concatenate([x, extra]), np.concatenate([y, np.ones(len(extra), y.dtype)])
                 try:
