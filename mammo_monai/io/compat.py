@@ -8,7 +8,7 @@ Example:
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pydicom
@@ -21,14 +21,21 @@ __all__ = ["PYDICOM_MAJOR", "compress_dataset", "encoder_available", "save_datas
 PYDICOM_MAJOR = int(pydicom.__version__.split(".")[0])
 
 
-def save_dataset(ds: Dataset, path: str | os.PathLike, overwrite: bool = True) -> None:
-    """Write ``ds`` as a DICOM Part 10 file (preamble + file meta), on pydicom 2 and 3, atomically (a temporary file
-    beside ``path``, then renamed: :func:`~mammo_monai.io.writers.atomic_write_file`); an existing ``path`` raises
-    ``FileExistsError`` unless ``overwrite``."""
-    if PYDICOM_MAJOR >= 3:
-        atomic_write_file(path, lambda f: ds.save_as(f, enforce_file_format=True), overwrite=overwrite)
+def save_dataset(ds: Dataset, path: str | os.PathLike | BinaryIO, overwrite: bool = True) -> None:
+    """Write ``ds`` as a DICOM Part 10 file (preamble + file meta), on pydicom 2 and 3: to a path atomically (a
+    temporary file beside ``path``, then renamed: :func:`~mammo_monai.io.writers.atomic_write_file`; an existing
+    ``path`` raises ``FileExistsError`` unless ``overwrite``), or into an open binary file such as ``io.BytesIO``."""
+
+    def write(f: BinaryIO) -> None:
+        if PYDICOM_MAJOR >= 3:
+            ds.save_as(f, enforce_file_format=True)
+        else:
+            ds.save_as(f, write_like_original=False)
+
+    if hasattr(path, "write"):
+        write(path)  # type: ignore[arg-type]
     else:
-        atomic_write_file(path, lambda f: ds.save_as(f, write_like_original=False), overwrite=overwrite)
+        atomic_write_file(path, write, overwrite=overwrite)
 
 
 def compress_dataset(ds: Dataset, transfer_syntax: str, arr: np.ndarray, **kwargs: Any) -> None:
