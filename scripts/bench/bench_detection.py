@@ -151,8 +151,8 @@ def run_arm(arm: str, path: str, repeats: int, threads: int, compare: list[str])
     medians = {name: _median(v) for name, v in stages.items()}
     result = {"arm": arm, **medians, "total": sum(medians.values()), "grid": list(item["image"].shape[1:]),
               "windows_run": windows[0], "windows": windows[1], "n_candidates": len(item["candidates"]),
-              "candidates": _found(item["candidates"]), "rss_after_imports_mb": base_rss, "peak_rss_mb": peak_rss}
-    result["compare"] = {name: {"sweep": _median(v), "candidates": other_found[name],
+              "found": _found(item["candidates"]), "rss_after_imports_mb": base_rss, "peak_rss_mb": peak_rss}
+    result["compare"] = {name: {"sweep": _median(v), "found": other_found[name],
                                 "windows_run": others[name].windows_run} for name, v in other_sweeps.items()}
     return result
 
@@ -210,11 +210,11 @@ def main() -> int:
     d = results.get("default", {})
     for name, c in d.get("compare", {}).items():
         whole = d["total"] - d["sweep"] + c["sweep"]
-        same = same_candidates(d["candidates"], c["candidates"])
+        same = same_candidates(d["found"], c["found"])
         print(f"{name} sweep (same rounds): {c['sweep']:.2f} s ({c['windows_run']} windows run), whole film "
               f"{whole:.2f} s; default / {name}: sweep {d['sweep'] / c['sweep']:.2f}x, whole film "
               f"{d['total'] / whole:.2f}x; candidates {'the same' if same else 'DIFFERENT'} "
-              f"({d['n_candidates']} and {len(c['candidates'])})")
+              f"({d['n_candidates']} and {len(c['found'])})")
         if name == "exhaustive" and not same:
             status = 1
     return status
