@@ -44,7 +44,7 @@ from mammo_monai.inference.film_features import (
     film_features,
     summarise_candidates,
 )
-from mammo_monai.io.writers import atomic_write_text, ensure_outside_inputs, write_json
+from mammo_monai.io.writers import atomic_write_file, atomic_write_text, ensure_outside_inputs, write_json
 from mammo_monai.transforms import full_mammogram_transforms
 from mammo_monai.transforms.utils import BREAST_MASK_KEY
 
@@ -71,10 +71,8 @@ def _cached_vector(item: Mapping[str, Any], cache: Path, spatial_size: int, fine
             if str(z["image"]) == str(item[IMAGE]) and tuple(str(n) for n in z["names"]) == FILM_FEATURE_NAMES:
                 return z["features"]
     vector = film_feature_vector(item, spatial_size, fine_size)
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.npz")
-    np.savez(tmp, image=str(item[IMAGE]), features=vector, names=np.array(FILM_FEATURE_NAMES))
-    tmp.replace(path)
+    atomic_write_file(path, lambda f: np.savez(f, image=str(item[IMAGE]), features=vector,
+                                               names=np.array(FILM_FEATURE_NAMES)), fsync=False)
     return vector
 
 

@@ -47,7 +47,7 @@ from mammo_monai.inference.blob_candidates import (
 )
 from mammo_monai.inference.crop_embedding import candidate_crops
 from mammo_monai.inference.detection import grid_to_original
-from mammo_monai.io.writers import atomic_write_text, ensure_outside_inputs, write_json
+from mammo_monai.io.writers import atomic_write_file, atomic_write_text, ensure_outside_inputs, write_json
 from mammo_monai.transforms import ContralateralChanneld, full_mammogram_transforms
 from mammo_monai.transforms.lesion_blend import blend_lesion, lesion_sites
 from mammo_monai.transforms.utils import BREAST_MASK_KEY
@@ -155,12 +155,10 @@ def cached_film_candidates(item: Mapping[str, Any], spatial_size: int, cache: Pa
                 return FilmCandidates(str(item[IMAGE]), str(item.get(PATIENT_ID)), z["centers"], z["radii"],
                                       z["features"], z["image_shape"].tolist())
     film = film_candidates(item, spatial_size=spatial_size)
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.npz")
-    np.savez(tmp, image=film.image, partner=str(item.get("contralateral_image")), centers=film.centers,
-             radii=film.radii, features=film.features, image_shape=np.array(film.image_shape),
-             feature_names=np.array(FEATURE_NAMES))
-    tmp.replace(path)
+    arrays = {"image": film.image, "partner": str(item.get("contralateral_image")), "centers": film.centers,
+              "radii": film.radii, "features": film.features, "image_shape": np.array(film.image_shape),
+              "feature_names": np.array(FEATURE_NAMES)}
+    atomic_write_file(path, lambda f: np.savez(f, **arrays), fsync=False)
     return film
 
 
@@ -185,10 +183,7 @@ def _cached_film_crops(item: Mapping[str, Any], film: FilmCandidates, spatial_si
             if str(z["image"]) == str(item[IMAGE]) and np.array_equal(z["centers"], film.centers):
                 return z["crops"]
     crops = film_crops(item, film, spatial_size)
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.npz")
-    np.savez(tmp, image=film.image, centers=film.centers, crops=crops)
-    tmp.replace(path)
+    atomic_write_file(path, lambda f: np.savez(f, image=film.image, centers=film.centers, crops=crops), fsync=False)
     return crops
 
 
@@ -206,10 +201,8 @@ def _cached_grid(item: Mapping[str, Any], spatial_size: int, cache: Path) -> dic
             "partner": partner if partner is not None else np.zeros((0, 0), np.float32),
             "partner_breast": partner_breast if partner_breast is not None else np.zeros((0, 0), bool),
             "to_original": np.asarray(grid_to_original(image), np.float64)}
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.npz")
-    np.savez(tmp, source=str(item[IMAGE]), partner_source=str(item.get("contralateral_image")), **grid)
-    tmp.replace(path)
+    sources = {"source": str(item[IMAGE]), "partner_source": str(item.get("contralateral_image"))}
+    atomic_write_file(path, lambda f: np.savez(f, **sources, **grid), fsync=False)
     return grid
 
 
