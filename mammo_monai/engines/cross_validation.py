@@ -450,26 +450,31 @@ def _check_earlier_runs(out_dir: Path, assignment: Mapping[str, Any],
 def _run_fold(fold: _Fold, kind: str, configs_dir: Path, config_paths: Sequence[str], overrides: Mapping[str, Any],
               infer_overrides: Mapping[str, Any], source: Path | None, python: str) -> None:
     """Train one fold (unless done, or its model comes from ``source``) and predict its women."""
-    base = [python, "-m", "monai.bundle", "run"]
     bundle_root = fold.bundle_root if source is None else _Fold(source, fold.k).bundle_root
     if source is not None and not (bundle_root / "models" / "model.pt").is_file():
         raise CrossValidationError(f"{bundle_root / 'models' / 'model.pt'}: fold {fold.k} of train_from has no "
                                    "trained model")
     common = _bundle_args(configs_dir, bundle_root, fold.datalist, overrides)
-    if source is None and not fold.done("training"):
-        layers = json.dumps([str(configs_dir / "train.json"), *config_paths])
-        seconds = _run_step([*base, "training", "--config_file", layers, *common], fold.dir / "training.log",
-                            f"fold {fold.k} training")
-        fold.mark("training", seconds)
+    if source is None:
+        _bundle_step(fold, "training", python, configs_dir, config_paths, common, f"fold {fold.k} training")
     infer_extra = _infer_args(kind, overrides, infer_overrides)
     for split in _INFER_SPLITS[kind]:
-        step = f"inferring_{split}"
-        if not fold.done(step):
-            layers = json.dumps([str(configs_dir / "inference.json"), *config_paths])
-            seconds = _run_step([*base, "inferring", "--config_file", layers, *common, *infer_extra,
-                                 "--output_dir", str(fold.output_dir(kind, split)), "--infer_split", split],
-                                fold.dir / f"{step}.log", f"fold {fold.k} inference on its {split} women")
-            fold.mark(step, seconds)
+        _bundle_step(fold, f"inferring_{split}", python, configs_dir, config_paths,
+                     [*common, *infer_extra, "--output_dir", str(fold.output_dir(kind, split)), "--infer_split", split],
+                     f"fold {fold.k} inference on its {split} women")
+
+
+def _bundle_step(unit: _Fold, step: str, python: str, configs_dir: Path, config_paths: Sequence[str],
+                 args: Sequence[str], what: str) -> None:
+    """``python -m monai.bundle run`` of ``step`` (``training`` on ``train.json``, ``inferring_*`` on
+    ``inference.json``, each with the recipe layers) for a fold or member, unless its marker says it is done; its
+    log is ``<unit>/<step>.log`` and its wall time goes into the marker."""
+    if unit.done(step):
+        return
+    run, config = ("training", "train.json") if step == "training" else ("inferring", "inference.json")
+    layers = json.dumps([str(configs_dir / config), *config_paths])
+    unit.mark(step, _run_step([python, "-m", "monai.bundle", "run", run, "--config_file", layers, *args],
+                              unit.dir / f"{step}.log", what))
 
 
 def _bundle_args(configs_dir: Path, bundle_root: Path, datalist: Path, overrides: Mapping[str, Any]) -> list[str]:
@@ -490,7 +495,6 @@ def _run_ensemble_fold(fold: _Fold, folds: Sequence[Mapping[str, Any]], configs_
                        python: str) -> None:
     """Fold ``k`` as a fold ensemble (classification): train its members (``fold_k/member_j``), each predicting its
     validation fold; pool those into the fold's validation file and predict the test women with all members."""
-    base = [python, "-m", "monai.bundle", "run"]
     infer_extra = _infer_args("classification", overrides, infer_overrides)
     members = []
     for j, part in ensemble_member_datalists(folds, fold.k):
@@ -500,30 +504,22 @@ def _run_ensemble_fold(fold: _Fold, folds: Sequence[Mapping[str, Any]], configs_
             write_json(part, member.datalist)
         common = _bundle_args(configs_dir, member.bundle_root, member.datalist, overrides)
         what = f"fold {fold.k} member {j}"
-        if not member.done("training"):
-            layers = json.dumps([str(configs_dir / "train.json"), *config_paths])
-            member.mark("training", _run_step([*base, "training", "--config_file", layers, *common],
-                                              member.dir / "training.log", f"{what} training"))
-        if not member.done("inferring_validation"):
-            layers = json.dumps([str(configs_dir / "inference.json"), *config_paths])
-            member.mark("inferring_validation", _run_step(
-                [*base, "inferring", "--config_file", layers, *common, *infer_extra, "--output_dir",
-                 str(member.predictions), "--infer_split", "validation"],
-                member.dir / "inferring_validation.log", f"{what} inference on fold {j}"))
+        _bundle_step(member, "training", python, configs_dir, config_paths, common, f"{what} training")
+        _bundle_step(member, "inferring_validation", python, configs_dir, config_paths,
+                     [*common, *infer_extra, "--output_dir", str(member.predictions), "--infer_split", "validation"],
+                     f"{what} inference on fold {j}")
     if not fold.done("training"):
         fold.mark("training", sum(m.seconds("training") for m in members))
     if not fold.done("inferring_validation"):
         _pool_csv([m.predictions / "validation_probabilities.csv" for m in members],
                   fold.predictions / "validation_probabilities.csv")
         fold.mark("inferring_validation", sum(m.seconds("inferring_validation") for m in members))
-    if not fold.done("inferring_test"):
-        checkpoints = [str(m.bundle_root / "models" / "model.pt") for m in members]
-        layers = json.dumps([str(configs_dir / "inference.json"), *config_paths])
-        common = _bundle_args(configs_dir, fold.bundle_root, fold.datalist, overrides)
-        fold.mark("inferring_test", _run_step(
-            [*base, "inferring", "--config_file", layers, *common, *infer_extra, "--ensemble_checkpoints",
-             _cli_value(checkpoints), "--output_dir", str(fold.predictions), "--infer_split", "test"],
-            fold.dir / "inferring_test.log", f"fold {fold.k} ensemble inference on its test women"))
+    checkpoints = [str(m.bundle_root / "models" / "model.pt") for m in members]
+    common = _bundle_args(configs_dir, fold.bundle_root, fold.datalist, overrides)
+    _bundle_step(fold, "inferring_test", python, configs_dir, config_paths,
+                 [*common, *infer_extra, "--ensemble_checkpoints", _cli_value(checkpoints), "--output_dir",
+                  str(fold.predictions), "--infer_split", "test"],
+                 f"fold {fold.k} ensemble inference on its test women")
 
 
 def _score_classification(bundle_dir: Path, fold_dirs: Sequence[_Fold], folds: Sequence[Mapping[str, Any]],
